@@ -31,7 +31,7 @@ test: setup fmt-check clippy unit
 
 # Re-capture the golden Jute fixtures from a real Apache ZooKeeper 3.8 (see jute/tests/fixtures/README.md).
 fixtures: setup
-	bash jute/tests/capture/capture.sh
+	python3 jute/tests/capture/capture.py
 
 # Codec micro-benchmarks (criterion); not part of `make test`.
 bench-codec:

@@ -5,10 +5,11 @@ use bytestring::ByteString;
 use crate::jute_record;
 
 jute_record! {
-    /// An identity: `scheme:id`.
+    /// An identity: `scheme:id`. Both strings may be null on the wire (kazoo writes an empty
+    /// string as null, e.g. the id of `auth:`); [`Id::scheme`] and [`Id::id`] read null as "".
     pub struct Id {
-        pub scheme: ByteString,
-        pub id: ByteString,
+        pub scheme: Option<ByteString>,
+        pub id: Option<ByteString>,
     }
 }
 
@@ -63,9 +64,19 @@ jute_record! {
 impl Id {
     pub fn new(scheme: &str, id: &str) -> Self {
         Id {
-            scheme: ByteString::from(scheme),
-            id: ByteString::from(id),
+            scheme: Some(ByteString::from(scheme)),
+            id: Some(ByteString::from(id)),
         }
+    }
+
+    /// The scheme, with null read as "".
+    pub fn scheme(&self) -> &str {
+        self.scheme.as_deref().unwrap_or("")
+    }
+
+    /// The id, with null read as "".
+    pub fn id(&self) -> &str {
+        self.id.as_deref().unwrap_or("")
     }
 
     /// `world:anyone`.
