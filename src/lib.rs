@@ -2,3 +2,5 @@
 //!
 //! The modules follow the Delos diagram, top to bottom (DESIGN.md §1):
 //! `server` → `zk` → `engine` → `store`, `log` → `cluster`. Nothing below `zk` knows ZooKeeper exists.
+pub mod config;
+pub mod store;

@@ -1,0 +1,516 @@
+//! zoo.cfg-compatible configuration (DESIGN.md §9).
+//!
+//! Layer: top (used by `main` and `server`); touches only the config text it is given. An
+//! operator's existing zoo.cfg must start zoolog: ZooKeeper's own keys are read, a key that is not
+//! a config key proper is taken as the system property `zookeeper.<key>` (and the property names
+//! themselves are accepted), keys zoolog does not need are accepted with a notice, and only a key
+//! that ZooKeeper would not know either is an error — which names the line.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// A configuration that cannot be used, with the line that makes it so.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{file}:{line}: unknown configuration key `{key}`")]
+    UnknownKey {
+        file: String,
+        line: usize,
+        key: String,
+    },
+    #[error("{file}:{line}: invalid value `{value}` for `{key}`: {why}")]
+    BadValue {
+        file: String,
+        line: usize,
+        key: String,
+        value: String,
+        why: String,
+    },
+    #[error("{file}:{line}: expected `key=value`, found `{text}`")]
+    Malformed {
+        file: String,
+        line: usize,
+        text: String,
+    },
+    #[error("{file}: {why}")]
+    Invalid { file: String, why: String },
+    #[error("cannot read {file}: {why}")]
+    Read { file: String, why: String },
+}
+
+/// Which four-letter words are enabled (`4lw.commands.whitelist`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FourLetterWords {
+    All,
+    Only(BTreeSet<String>),
+}
+
+impl FourLetterWords {
+    /// ZooKeeper's default: only `srvr`.
+    fn default_set() -> Self {
+        FourLetterWords::Only(BTreeSet::from(["srvr".to_string()]))
+    }
+
+    /// Whether `word` may run.
+    pub fn allows(&self, word: &str) -> bool {
+        match self {
+            FourLetterWords::All => true,
+            FourLetterWords::Only(set) => set.contains(word),
+        }
+    }
+}
+
+/// The node's configuration, with ZooKeeper's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub tick_time_ms: u32,
+    pub data_dir: PathBuf,
+    pub data_log_dir: PathBuf,
+    pub client_port: u16,
+    pub client_port_address: IpAddr,
+    /// Per client IP; 0 means unlimited.
+    pub max_client_cnxns: u32,
+    pub min_session_timeout_ms: u32,
+    pub max_session_timeout_ms: u32,
+    pub four_letter_words: FourLetterWords,
+    /// `jute.maxbuffer`: the largest frame and the largest buffer inside one.
+    pub jute_max_buffer: usize,
+    /// `zookeeper.extendedTypesEnabled`: TTL nodes.
+    pub extended_types_enabled: bool,
+    /// `zookeeper.DigestAuthenticationProvider.superDigest`: `super:<base64 sha1>`.
+    pub super_digest: Option<String>,
+    /// `zookeeper.skipACL=yes`.
+    pub skip_acl: bool,
+    /// `znode.container.checkIntervalMs`: how often container and TTL nodes are checked.
+    pub container_check_interval_ms: u64,
+    /// `znode.container.maxPerMinute`.
+    pub container_max_per_minute: u32,
+    /// `znode.container.maxNeverUsedIntervalMs`: 0 disables deleting never-used containers.
+    pub container_max_never_used_interval_ms: u64,
+    /// The server id (`myid`); 1 for a standalone node, as in ZooKeeper.
+    pub server_id: u8,
+    /// Keys accepted but not used, with a note each (logged at start).
+    pub notices: Vec<String>,
+}
+
+impl Default for Config {
+    /// The embedded defaults: a usable standalone node with no config file at all.
+    fn default() -> Self {
+        Config {
+            tick_time_ms: 2000,
+            data_dir: PathBuf::from("/tmp/zoolog"),
+            data_log_dir: PathBuf::from("/tmp/zoolog"),
+            client_port: 2181,
+            client_port_address: IpAddr::from([0, 0, 0, 0]),
+            max_client_cnxns: 60,
+            min_session_timeout_ms: 4000,
+            max_session_timeout_ms: 40000,
+            four_letter_words: FourLetterWords::default_set(),
+            jute_max_buffer: 0xfffff,
+            extended_types_enabled: false,
+            super_digest: None,
+            skip_acl: false,
+            container_check_interval_ms: 60_000,
+            container_max_per_minute: 10_000,
+            container_max_never_used_interval_ms: 0,
+            server_id: 1,
+            notices: Vec::new(),
+        }
+    }
+}
+
+/// ZooKeeper keys (config keys and `zookeeper.*` system properties, prefix stripped) that zoolog
+/// accepts and does not need. They are logged once at start.
+const IGNORED_KEYS: &[&str] = &[
+    "initLimit",
+    "syncLimit",
+    "connectToLearnerMasterLimit",
+    "electionAlg",
+    "electionPortBindRetry",
+    "quorumListenOnAllIPs",
+    "peerType",
+    "syncEnabled",
+    "dynamicConfigFile",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "sslQuorum",
+    "portUnification",
+    "sslQuorumReloadCertFiles",
+    "secureClientPort",
+    "secureClientPortAddress",
+    "observerMasterPort",
+    "clientPortListenBacklog",
+    "localSessionsEnabled",
+    "localSessionsUpgradingEnabled",
+    "quorum.cnxn.threads.size",
+    "multiAddress.enabled",
+    "multiAddress.reachabilityCheckTimeoutMs",
+    "multiAddress.reachabilityCheckEnabled",
+    "oraclePath",
+    "metricsProvider.className",
+    "serverCnxnFactory",
+    "snapCount",
+    "snapSizeLimitInKb",
+    "txnLogSizeLimitInKb",
+    "preAllocSize",
+    "globalOutstandingLimit",
+    "commitLogCount",
+    "fsync.warningthresholdms",
+    "forceSync",
+    "maxResponseCacheSize",
+    "maxGetChildrenResponseCacheSize",
+    "snapshot.trust.empty",
+    "snapshot.compression.method",
+    "digest.enabled",
+    "closeSessionTxn.enabled",
+    "flushDelay",
+    "maxWriteQueuePollTime",
+    "maxBatchSize",
+    "requestThrottleLimit",
+    "requestThrottleStallTime",
+    "requestThrottleDropStale",
+    "learner.asyncSending",
+    "leader.maxConcurrentSnapSyncs",
+    "leader.maxConcurrentDiffSyncs",
+    "audit.enable",
+    "enforceQuota",
+    "watchManagerName",
+    "connection_throttle_tokens",
+    "connection_throttle_fill_time",
+    "connection_throttle_fill_count",
+    "connection_throttle_freeze_time",
+    "connection_throttle_drop_increase",
+    "connection_throttle_drop_decrease",
+    "connection_throttle_decrease_ratio",
+    "connection_throttle_weight_enabled",
+    "netty.server.outstandingHandshake.limit",
+    "largeRequestMaxBytes",
+    "largeRequestThreshold",
+    "nio.numSelectorThreads",
+    "nio.numWorkerThreads",
+    "nio.directBufferBytes",
+    "nio.shutdownTimeout",
+    "sessionRequireClientSASLAuth",
+    "allowSaslFailedClients",
+    "ensembleAuthName",
+    "authProvider.1",
+    "superUser",
+    "serverCnxnFactory",
+    "clientCnxnSocket",
+    "readonlymode.enabled",
+    "jvm.pause.info-threshold.ms",
+    "jvm.pause.warn-threshold.ms",
+    "jvm.pause.sleep.time.ms",
+    "jvm.pause.monitor",
+    "quorum.auth.enableSasl",
+    "quorum.auth.learnerRequireSasl",
+    "quorum.auth.serverRequireSasl",
+    "quorum.auth.learner.saslLoginContext",
+    "quorum.auth.server.saslLoginContext",
+    "quorum.auth.kerberos.servicePrincipal",
+    "DigestAuthenticationProvider.enabled",
+    "DigestAuthenticationProvider.digestAlg",
+    "X509AuthenticationProvider.superUser",
+    "4lw.commands.whitelist.enabled",
+];
+
+/// Key prefixes zoolog accepts and does not need (TLS, admin server, autopurge, quorum layout…).
+const IGNORED_PREFIXES: &[&str] = &[
+    "admin.",
+    "autopurge.",
+    "ssl.",
+    "metricsProvider.",
+    "server.",
+    "group.",
+    "weight.",
+    "authProvider.",
+    "superUser.",
+    "enforce.auth.",
+    "jute.maxbuffer.extrasize",
+];
+
+fn bad(file: &str, line: usize, key: &str, value: &str, why: impl Into<String>) -> ConfigError {
+    ConfigError::BadValue {
+        file: file.to_string(),
+        line,
+        key: key.to_string(),
+        value: value.to_string(),
+        why: why.into(),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(
+    file: &str,
+    line: usize,
+    key: &str,
+    value: &str,
+) -> Result<T, ConfigError> {
+    value
+        .parse::<T>()
+        .map_err(|_| bad(file, line, key, value, "not a valid number"))
+}
+
+fn parse_bool(file: &str, line: usize, key: &str, value: &str) -> Result<bool, ConfigError> {
+    // ZooKeeper's parseBoolean accepts exactly "true"/"false" (case-insensitive).
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(bad(file, line, key, value, "expected true or false")),
+    }
+}
+
+/// Splits one Java-properties line into key and value (`key=value`, `key: value`, `key value`).
+fn split_line(text: &str) -> Option<(&str, &str)> {
+    let idx = text.find(['=', ':', ' ', '\t'])?;
+    let key = text[..idx].trim();
+    let mut rest = text[idx..].trim_start_matches([' ', '\t']);
+    if let Some(r) = rest.strip_prefix(['=', ':']) {
+        rest = r;
+    }
+    Some((key, rest.trim()))
+}
+
+impl Config {
+    /// Reads a zoo.cfg file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            file: path.display().to_string(),
+            why: e.to_string(),
+        })?;
+        Config::parse(&path.display().to_string(), &text)
+    }
+
+    /// Parses zoo.cfg text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+        let mut c = Config::default();
+        let mut data_log_dir_set = false;
+        let mut min_timeout: i64 = -1;
+        let mut max_timeout: i64 = -1;
+        let mut client_port_address: Option<(usize, String)> = None;
+        for (idx, raw) in text.lines().enumerate() {
+            let line = idx + 1;
+            let t = raw.trim();
+            if t.is_empty() || t.starts_with('#') || t.starts_with('!') {
+                continue;
+            }
+            let Some((key, value)) = split_line(t) else {
+                return Err(ConfigError::Malformed {
+                    file: file.to_string(),
+                    line,
+                    text: t.to_string(),
+                });
+            };
+            if key.is_empty() {
+                return Err(ConfigError::Malformed {
+                    file: file.to_string(),
+                    line,
+                    text: t.to_string(),
+                });
+            }
+            // `zookeeper.<key>` is the system-property spelling of the same setting.
+            let k = key.strip_prefix("zookeeper.").unwrap_or(key);
+            match k {
+                "tickTime" => {
+                    c.tick_time_ms = parse_num(file, line, key, value)?;
+                    if c.tick_time_ms == 0 {
+                        return Err(bad(file, line, key, value, "must be positive"));
+                    }
+                }
+                "dataDir" => c.data_dir = PathBuf::from(value),
+                "dataLogDir" => {
+                    c.data_log_dir = PathBuf::from(value);
+                    data_log_dir_set = true;
+                }
+                "clientPort" => c.client_port = parse_num(file, line, key, value)?,
+                "clientPortAddress" => client_port_address = Some((line, value.to_string())),
+                "maxClientCnxns" => c.max_client_cnxns = parse_num(file, line, key, value)?,
+                "minSessionTimeout" => min_timeout = parse_num(file, line, key, value)?,
+                "maxSessionTimeout" => max_timeout = parse_num(file, line, key, value)?,
+                "4lw.commands.whitelist" => {
+                    let words: BTreeSet<String> = value
+                        .split(',')
+                        .map(|w| w.trim().to_string())
+                        .filter(|w| !w.is_empty())
+                        .collect();
+                    c.four_letter_words = if words.contains("*") {
+                        FourLetterWords::All
+                    } else {
+                        // srvr is always added, as in ZooKeeper.
+                        let mut words = words;
+                        words.insert("srvr".to_string());
+                        FourLetterWords::Only(words)
+                    };
+                }
+                "jute.maxbuffer" => {
+                    let v: i64 = if let Some(hex) = value.strip_prefix("0x") {
+                        i64::from_str_radix(hex, 16)
+                            .map_err(|_| bad(file, line, key, value, "not a valid number"))?
+                    } else {
+                        parse_num(file, line, key, value)?
+                    };
+                    if v <= 0 {
+                        return Err(bad(file, line, key, value, "must be positive"));
+                    }
+                    c.jute_max_buffer = v as usize;
+                }
+                "extendedTypesEnabled" => {
+                    c.extended_types_enabled = parse_bool(file, line, key, value)?
+                }
+                "superDigest" | "DigestAuthenticationProvider.superDigest" => {
+                    if value.split(':').count() != 2 {
+                        return Err(bad(file, line, key, value, "expected super:<base64 sha1>"));
+                    }
+                    c.super_digest = Some(value.to_string());
+                }
+                "skipACL" => c.skip_acl = value == "yes",
+                "znode.container.checkIntervalMs" => {
+                    c.container_check_interval_ms = parse_num(file, line, key, value)?
+                }
+                "znode.container.maxPerMinute" => {
+                    c.container_max_per_minute = parse_num(file, line, key, value)?
+                }
+                "znode.container.maxNeverUsedIntervalMs" => {
+                    c.container_max_never_used_interval_ms = parse_num(file, line, key, value)?
+                }
+                _ if IGNORED_KEYS.contains(&k)
+                    || IGNORED_PREFIXES.iter().any(|p| k.starts_with(p)) =>
+                {
+                    c.notices
+                        .push(format!("{file}:{line}: `{key}` is accepted and not used by zoolog"));
+                }
+                _ => {
+                    return Err(ConfigError::UnknownKey {
+                        file: file.to_string(),
+                        line,
+                        key: key.to_string(),
+                    });
+                }
+            }
+        }
+        if !data_log_dir_set {
+            c.data_log_dir = c.data_dir.clone();
+        }
+        if let Some((line, addr)) = client_port_address {
+            c.client_port_address = addr
+                .parse()
+                .map_err(|_| bad(file, line, "clientPortAddress", &addr, "not an IP address"))?;
+        }
+        let tick = i64::from(c.tick_time_ms);
+        let min = if min_timeout == -1 { tick * 2 } else { min_timeout };
+        let max = if max_timeout == -1 { tick * 20 } else { max_timeout };
+        if min < 0 || max < 0 || min > i64::from(u32::MAX) || max > i64::from(u32::MAX) {
+            return Err(ConfigError::Invalid {
+                file: file.to_string(),
+                why: "session timeouts must be -1 or between 0 and 2^32-1 ms".into(),
+            });
+        }
+        if min > max {
+            return Err(ConfigError::Invalid {
+                file: file.to_string(),
+                why: "minSessionTimeout must not be larger than maxSessionTimeout".into(),
+            });
+        }
+        c.min_session_timeout_ms = min as u32;
+        c.max_session_timeout_ms = max as u32;
+        Ok(c)
+    }
+
+    /// Clamps a requested session timeout to the configured bounds (§1.5).
+    pub fn negotiate_timeout(&self, requested_ms: i32) -> i32 {
+        let min = i64::from(self.min_session_timeout_ms);
+        let max = i64::from(self.max_session_timeout_ms);
+        i64::from(requested_ms).clamp(min, max) as i32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_zookeepers() {
+        let c = Config::default();
+        assert_eq!(c.tick_time_ms, 2000);
+        assert_eq!(c.min_session_timeout_ms, 4000);
+        assert_eq!(c.max_session_timeout_ms, 40000);
+        assert_eq!(c.max_client_cnxns, 60);
+        assert_eq!(c.jute_max_buffer, 0xfffff);
+        assert!(c.four_letter_words.allows("srvr"));
+        assert!(!c.four_letter_words.allows("ruok"));
+    }
+
+    #[test]
+    fn sample_zoo_cfg_parses() {
+        let text = "# The number of milliseconds of each tick\n\
+                    tickTime=2000\n\
+                    initLimit=10\n\
+                    syncLimit=5\n\
+                    dataDir=/var/lib/zookeeper\n\
+                    clientPort=2181\n\
+                    maxClientCnxns=0\n\
+                    autopurge.snapRetainCount=3\n\
+                    autopurge.purgeInterval=1\n\
+                    admin.enableServer=false\n\
+                    4lw.commands.whitelist=ruok, mntr\n\
+                    extendedTypesEnabled=true\n\
+                    zookeeper.DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n";
+        let c = Config::parse("zoo.cfg", text).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/zookeeper"));
+        assert_eq!(c.data_log_dir, c.data_dir);
+        assert_eq!(c.max_client_cnxns, 0);
+        assert!(c.four_letter_words.allows("ruok"));
+        assert!(c.four_letter_words.allows("mntr"));
+        assert!(c.four_letter_words.allows("srvr"), "srvr is always enabled");
+        assert!(!c.four_letter_words.allows("dump"));
+        assert!(c.extended_types_enabled);
+        assert!(c.super_digest.is_some());
+        assert_eq!(c.notices.len(), 5);
+    }
+
+    #[test]
+    fn session_bounds_follow_tick_time() {
+        let c = Config::parse("x", "tickTime=100\nminSessionTimeout=-1\n").unwrap();
+        assert_eq!((c.min_session_timeout_ms, c.max_session_timeout_ms), (200, 2000));
+        assert_eq!(c.negotiate_timeout(10), 200);
+        assert_eq!(c.negotiate_timeout(1_000_000), 2000);
+        assert_eq!(c.negotiate_timeout(500), 500);
+        let e = Config::parse("x", "minSessionTimeout=5000\nmaxSessionTimeout=4000\n");
+        assert!(matches!(e, Err(ConfigError::Invalid { .. })));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = Config::parse("zoo.cfg", "tickTime=2000\n\nbogusKey=1\n").unwrap_err();
+        assert_eq!(
+            e,
+            ConfigError::UnknownKey {
+                file: "zoo.cfg".into(),
+                line: 3,
+                key: "bogusKey".into()
+            }
+        );
+        assert_eq!(e.to_string(), "zoo.cfg:3: unknown configuration key `bogusKey`");
+        let e = Config::parse("zoo.cfg", "clientPort=abc\n").unwrap_err();
+        assert!(e.to_string().starts_with("zoo.cfg:1: invalid value `abc` for `clientPort`"));
+        let e = Config::parse("zoo.cfg", "tickTime=1\nclientPortAddress=nope\n").unwrap_err();
+        assert!(e.to_string().starts_with("zoo.cfg:2:"));
+        let e = Config::parse("zoo.cfg", "justakey\n").unwrap_err();
+        assert!(matches!(e, ConfigError::Malformed { line: 1, .. }));
+    }
+
+    #[test]
+    fn properties_separators_and_system_property_names() {
+        let c = Config::parse(
+            "x",
+            "tickTime: 500\nclientPort 2999\nzookeeper.4lw.commands.whitelist=*\njute.maxbuffer=0x100000\n",
+        )
+        .unwrap();
+        assert_eq!(c.tick_time_ms, 500);
+        assert_eq!(c.client_port, 2999);
+        assert_eq!(c.four_letter_words, FourLetterWords::All);
+        assert_eq!(c.jute_max_buffer, 0x100000);
+    }
+}

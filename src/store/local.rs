@@ -1,0 +1,331 @@
+//! `LocalStore` (the single writer's handle) and `SharedStore` (everyone else's) over one RocksDB
+//! database (`store/`). Opens the database, manages partitions (column families), the apply
+//! cursor and flushing. Touches only RocksDB and the store directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use rocksdb::{
+    BoundColumnFamily, ColumnFamilyDescriptor, DBWithThreadMode, FlushOptions, MultiThreaded,
+    Options, WriteBatch, WriteOptions,
+};
+use tracing::{debug, info, warn};
+
+use super::cursor::{
+    CURSOR_KEY, FORMAT_KEY, FORMAT_VERSION, decode_cursor, decode_u64, encode_u64,
+};
+use super::digest::StateDigest;
+use super::error::{Result, StoreError};
+use super::options::{StoreOptions, Tuning};
+use super::partition::{DEFAULT_CF, Partition, SYSTEM_PARTITION, validate_name};
+use super::snapshot::ReadSnapshot;
+use super::txn::RwTxn;
+
+/// The RocksDB flavour used: multi-threaded column family management, so partitions can be
+/// created through a shared reference while snapshots hold the database.
+pub(crate) type Db = DBWithThreadMode<MultiThreaded>;
+
+/// State shared by the writer, the shared handles and every snapshot.
+pub(crate) struct Inner {
+    pub(crate) db: Db,
+    cf_options: Options,
+    write_options: WriteOptions,
+    /// User partitions by name. Also serializes partition creation.
+    partitions: RwLock<BTreeMap<String, Partition>>,
+    /// The apply cursor of the last commit (mirrors the stored value).
+    applied: AtomicU64,
+    /// A cursor known to be flushed: everything below it survives a crash.
+    durable: AtomicU64,
+    flush_lock: Mutex<()>,
+    path: PathBuf,
+}
+
+impl Inner {
+    /// The column family of a user partition.
+    pub(crate) fn cf(&self, partition: &Partition) -> Result<Arc<BoundColumnFamily<'_>>> {
+        self.db
+            .cf_handle(partition.name())
+            .ok_or_else(|| StoreError::UnknownPartition(partition.name().to_owned()))
+    }
+
+    /// The reserved system column family.
+    pub(crate) fn system_cf(&self) -> Result<Arc<BoundColumnFamily<'_>>> {
+        self.db
+            .cf_handle(SYSTEM_PARTITION)
+            .ok_or_else(|| StoreError::Corrupt("system partition missing".into()))
+    }
+
+    pub(crate) fn write_options(&self) -> &WriteOptions {
+        &self.write_options
+    }
+
+    pub(crate) fn applied(&self) -> u64 {
+        self.applied.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_applied(&self, cursor: u64) {
+        self.applied.store(cursor, Ordering::Release);
+    }
+
+    /// User partitions, in name order.
+    pub(crate) fn partitions(&self) -> Vec<Partition> {
+        let map = self
+            .partitions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.values().cloned().collect()
+    }
+
+    fn lookup(&self, name: &str) -> Option<Partition> {
+        let map = self
+            .partitions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.get(name).cloned()
+    }
+
+    /// Returns the partition, creating its column family if it does not exist yet.
+    pub(crate) fn partition(&self, name: &str) -> Result<Partition> {
+        if let Some(p) = self.lookup(name) {
+            return Ok(p);
+        }
+        validate_name(name)?;
+        let mut map = self
+            .partitions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(p) = map.get(name) {
+            return Ok(p.clone());
+        }
+        self.db.create_cf(name, &self.cf_options)?;
+        info!(partition = name, path = %self.path.display(), "created partition");
+        let p = Partition::new(name);
+        map.insert(name.to_owned(), p.clone());
+        Ok(p)
+    }
+
+    fn flush(&self) -> Result<u64> {
+        let _serial = self
+            .flush_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Read the cursor before flushing: its commit returned before the flush starts, so the
+        // atomic flush (which cuts every column family at the latest sequence number) includes
+        // it. Commits racing with the flush may be included too; the durable cursor is a lower
+        // bound. Partitions are listed after the cursor is read, so any partition written by
+        // that commit is in the list.
+        let cursor = self.applied();
+        let system = self.system_cf()?;
+        let mut cfs = vec![system];
+        for p in self.partitions() {
+            cfs.push(self.cf(&p)?);
+        }
+        let refs: Vec<&Arc<BoundColumnFamily<'_>>> = cfs.iter().collect();
+        let mut opts = FlushOptions::default();
+        opts.set_wait(true);
+        self.db.flush_cfs_opt(refs.as_slice(), &opts)?;
+        let durable = self.durable.fetch_max(cursor, Ordering::AcqRel).max(cursor);
+        debug!(durable, "flushed local store");
+        Ok(durable)
+    }
+}
+
+/// The LocalStore, as held by the one apply loop: the only handle that can write.
+///
+/// Not `Clone`: [`begin`](Self::begin) takes `&mut self`, so there is at most one read-write
+/// transaction at a time. Readers on other threads use a [`SharedStore`] from
+/// [`shared`](Self::shared).
+///
+/// The database closes when the last handle (this one, any [`SharedStore`], any
+/// [`ReadSnapshot`]) is dropped; a clean close flushes what is not yet flushed.
+pub struct LocalStore {
+    shared: SharedStore,
+}
+
+impl LocalStore {
+    /// Opens (or creates) the store in `path`, creating the partitions declared in `opts`.
+    pub fn open(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let tuning = Tuning::new(opts);
+
+        let mut names: Vec<String> = if path.join("CURRENT").exists() {
+            Db::list_cf(&tuning.db, &path)?
+        } else {
+            Vec::new()
+        };
+        for required in [DEFAULT_CF, SYSTEM_PARTITION] {
+            if !names.iter().any(|n| n == required) {
+                names.push(required.to_owned());
+            }
+        }
+        for declared in &opts.partitions {
+            validate_name(declared)?;
+            if !names.contains(declared) {
+                names.push(declared.clone());
+            }
+        }
+
+        let descriptors = names
+            .iter()
+            .map(|n| ColumnFamilyDescriptor::new(n, tuning.cf.clone()));
+        let db = Db::open_cf_descriptors(&tuning.db, &path, descriptors)?;
+
+        let mut partitions = BTreeMap::new();
+        for name in &names {
+            if name == DEFAULT_CF || name == SYSTEM_PARTITION {
+                continue;
+            }
+            match validate_name(name) {
+                Ok(()) => {
+                    partitions.insert(name.clone(), Partition::new(name));
+                }
+                Err(e) => warn!(%e, "ignoring a column family that is not a partition"),
+            }
+        }
+
+        let mut write_options = WriteOptions::default();
+        write_options.disable_wal(true);
+
+        let inner = Inner {
+            db,
+            cf_options: tuning.cf,
+            write_options,
+            partitions: RwLock::new(partitions),
+            applied: AtomicU64::new(0),
+            durable: AtomicU64::new(0),
+            flush_lock: Mutex::new(()),
+            path,
+        };
+        let cursor = Self::check_system_state(&inner)?;
+        inner.applied.store(cursor, Ordering::Release);
+        // Without a WAL, whatever is in the database at open was flushed: it is all durable.
+        inner.durable.store(cursor, Ordering::Release);
+        info!(
+            path = %inner.path.display(),
+            cursor,
+            partitions = inner.partitions().len(),
+            "opened local store"
+        );
+        Ok(LocalStore {
+            shared: SharedStore {
+                inner: Arc::new(inner),
+            },
+        })
+    }
+
+    /// Checks (or, on a new store, writes and flushes) the format version; returns the cursor.
+    fn check_system_state(inner: &Inner) -> Result<u64> {
+        let system = inner.system_cf()?;
+        match inner.db.get_pinned_cf(&system, FORMAT_KEY)? {
+            Some(v) => {
+                let version = decode_u64("format version", &v)?;
+                if version != FORMAT_VERSION {
+                    return Err(StoreError::Corrupt(format!(
+                        "format version {version}, this build reads {FORMAT_VERSION}"
+                    )));
+                }
+            }
+            None => {
+                let mut batch = WriteBatch::default();
+                batch.put_cf(&system, FORMAT_KEY, encode_u64(FORMAT_VERSION));
+                inner.db.write_opt(batch, &inner.write_options)?;
+                let mut opts = FlushOptions::default();
+                opts.set_wait(true);
+                inner.db.flush_cfs_opt(&[&system], &opts)?;
+            }
+        }
+        let stored = inner.db.get_pinned_cf(&system, CURSOR_KEY)?;
+        decode_cursor(stored.as_deref())
+    }
+
+    /// Begins the read-write transaction of one apply. Only one can exist at a time.
+    pub fn begin(&mut self) -> RwTxn<'_> {
+        RwTxn::new(&self.shared.inner)
+    }
+
+    /// A cloneable handle for readers and flushers on other threads.
+    pub fn shared(&self) -> SharedStore {
+        self.shared.clone()
+    }
+
+    /// Returns the partition `name`, creating it (empty) if needed.
+    pub fn partition(&self, name: &str) -> Result<Partition> {
+        self.shared.inner.partition(name)
+    }
+
+    /// Flushes everything committed so far and closes this handle; returns the durable cursor.
+    /// The database itself closes when the last [`SharedStore`] and [`ReadSnapshot`] are gone.
+    pub fn close(self) -> Result<u64> {
+        let durable = self.flush()?;
+        if Arc::strong_count(&self.shared.inner) > 1 {
+            debug!("local store closed by its writer; other handles keep the database open");
+        }
+        Ok(durable)
+    }
+}
+
+impl std::ops::Deref for LocalStore {
+    type Target = SharedStore;
+
+    /// Everything a [`SharedStore`] can do, the writer can do too.
+    fn deref(&self) -> &SharedStore {
+        &self.shared
+    }
+}
+
+/// A cloneable, thread-safe handle on a [`LocalStore`] for everything but writing: snapshots,
+/// cursors, flushing, partition lookup.
+#[derive(Clone)]
+pub struct SharedStore {
+    inner: Arc<Inner>,
+}
+
+impl SharedStore {
+    /// A consistent read-only view of every partition as of now; cheap (a RocksDB snapshot).
+    pub fn snapshot(&self) -> ReadSnapshot {
+        ReadSnapshot::new(self.inner.clone())
+    }
+
+    /// The apply cursor of the last commit: the first log position not yet applied.
+    pub fn applied_cursor(&self) -> u64 {
+        self.inner.applied()
+    }
+
+    /// A cursor known to be durable (flushed): after a crash the store restarts at least here.
+    /// The log may be trimmed below it.
+    pub fn durable_cursor(&self) -> u64 {
+        self.inner.durable.load(Ordering::Acquire)
+    }
+
+    /// Flushes every partition atomically and returns the durable cursor. Safe to call from any
+    /// thread while the apply loop commits.
+    pub fn flush(&self) -> Result<u64> {
+        self.inner.flush()
+    }
+
+    /// The user partitions that exist, in name order.
+    pub fn partitions(&self) -> Vec<Partition> {
+        self.inner.partitions()
+    }
+
+    /// The partition `name` if it exists (never creates one).
+    pub fn existing_partition(&self, name: &str) -> Option<Partition> {
+        self.inner.lookup(name)
+    }
+
+    /// A digest of the whole current state (see [`ReadSnapshot::digest`]).
+    pub fn digest(&self) -> Result<StateDigest> {
+        self.snapshot().digest()
+    }
+
+    /// The store directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+}

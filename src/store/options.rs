@@ -1,0 +1,95 @@
+//! Store configuration and RocksDB tuning (`store/`). Builds RocksDB option objects; opens
+//! nothing.
+//!
+//! The workload is a coordination service's: many small values, point reads, short prefix scans
+//! (children of a node). Hence a shared LRU block cache, whole-key bloom filters, index and
+//! filter blocks in the cache (pinned for L0), LZ4 for the upper levels.
+
+use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options};
+
+/// How to open a [`LocalStore`](super::LocalStore).
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Partitions to create (if missing) at open, besides those already on disk.
+    pub partitions: Vec<String>,
+    /// Size of the LRU block cache shared by all partitions.
+    pub block_cache_bytes: usize,
+    /// Memtable size per partition. Without a WAL, unflushed memtables are what a crash loses
+    /// (and what the log replays); RocksDB flushes by itself when one fills.
+    pub write_buffer_bytes: usize,
+    /// Cap on all memtables together.
+    pub total_write_buffer_bytes: usize,
+    /// Bloom filter bits per key (0 disables the filter).
+    pub bloom_bits_per_key: f64,
+    /// Compress SST files with LZ4.
+    pub lz4: bool,
+    /// RocksDB background flush and compaction threads.
+    pub background_jobs: i32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            partitions: Vec::new(),
+            block_cache_bytes: 64 << 20,
+            write_buffer_bytes: 32 << 20,
+            total_write_buffer_bytes: 256 << 20,
+            bloom_bits_per_key: 10.0,
+            lz4: true,
+            background_jobs: 2,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Declares a partition to create at open.
+    pub fn with_partition(mut self, name: impl Into<String>) -> Self {
+        self.partitions.push(name.into());
+        self
+    }
+}
+
+/// The RocksDB option objects built from [`StoreOptions`]: one for the database, one shared by
+/// every column family (it carries the shared block cache).
+pub(crate) struct Tuning {
+    pub(crate) db: Options,
+    pub(crate) cf: Options,
+}
+
+impl Tuning {
+    pub(crate) fn new(opts: &StoreOptions) -> Self {
+        let cache = Cache::new_lru_cache(opts.block_cache_bytes);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        if opts.bloom_bits_per_key > 0.0 {
+            table.set_bloom_filter(opts.bloom_bits_per_key, false);
+            table.set_whole_key_filtering(true);
+        }
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        table.set_format_version(5);
+
+        let mut cf = Options::default();
+        cf.set_block_based_table_factory(&table);
+        cf.set_write_buffer_size(opts.write_buffer_bytes);
+        cf.set_level_compaction_dynamic_level_bytes(true);
+        cf.set_compression_type(if opts.lz4 {
+            DBCompressionType::Lz4
+        } else {
+            DBCompressionType::None
+        });
+
+        let mut db = cf.clone();
+        db.create_if_missing(true);
+        db.create_missing_column_families(true);
+        // The log is the write-ahead log: our writes skip RocksDB's WAL, so every flush must cut
+        // all column families at the same point, or a crash could pair one partition's state
+        // with another's older state (and with an apply cursor that matches neither).
+        db.set_atomic_flush(true);
+        db.set_db_write_buffer_size(opts.total_write_buffer_bytes);
+        db.set_max_background_jobs(opts.background_jobs);
+        db.set_keep_log_file_num(4);
+        db.set_max_log_file_size(16 << 20);
+        Tuning { db, cf }
+    }
+}

@@ -1,0 +1,163 @@
+//! The write overlay of a read-write transaction and the iterator that merges it over the
+//! database (`store/`). Reads RocksDB through a raw iterator; writes nothing.
+//!
+//! The overlay holds, per partition, the last pending write of each key: `Some(value)` for a put,
+//! `None` for a delete. Iteration walks the database and the overlay side by side in key order;
+//! on equal keys the overlay wins, and a pending delete hides the stored entry.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::collections::btree_map;
+use std::iter::Peekable;
+use std::ops::Bound;
+
+use rocksdb::DBRawIteratorWithThreadMode;
+
+use super::error::{Result, StoreError};
+use super::local::Db;
+use super::partition::Partition;
+use super::range::KeyRange;
+
+/// Pending writes of one partition: key -> `Some(value)` (put) or `None` (delete).
+pub(crate) type PartitionWrites = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Pending writes of a transaction, per partition.
+#[derive(Default)]
+pub(crate) struct Overlay {
+    writes: BTreeMap<Partition, PartitionWrites>,
+}
+
+impl Overlay {
+    pub(crate) fn put(&mut self, partition: &Partition, key: Vec<u8>, value: Vec<u8>) {
+        self.partition_mut(partition).insert(key, Some(value));
+    }
+
+    pub(crate) fn delete(&mut self, partition: &Partition, key: Vec<u8>) {
+        self.partition_mut(partition).insert(key, None);
+    }
+
+    fn partition_mut(&mut self, partition: &Partition) -> &mut PartitionWrites {
+        self.writes.entry(partition.clone()).or_default()
+    }
+
+    /// The pending write of `key`: `Some(Some(v))` put, `Some(None)` deleted, `None` untouched.
+    pub(crate) fn get(&self, partition: &Partition, key: &[u8]) -> Option<Option<&[u8]>> {
+        self.writes
+            .get(partition)
+            .and_then(|w| w.get(key))
+            .map(|v| v.as_deref())
+    }
+
+    /// Pending writes of `partition` within `range`, in key order.
+    pub(crate) fn range<'a>(
+        &'a self,
+        partition: &Partition,
+        range: &KeyRange,
+    ) -> btree_map::Range<'a, Vec<u8>, Option<Vec<u8>>> {
+        static EMPTY: PartitionWrites = BTreeMap::new();
+        let writes = self.writes.get(partition).unwrap_or(&EMPTY);
+        if range.is_empty() {
+            // BTreeMap::range panics on inverted bounds; any range of the empty map is empty.
+            return EMPTY.range::<[u8], _>(..);
+        }
+        let end = match range.end() {
+            Some(end) => Bound::Excluded(end),
+            None => Bound::Unbounded,
+        };
+        writes.range::<[u8], _>((Bound::Included(range.start()), end))
+    }
+
+    /// Every pending write, by partition, for the commit.
+    pub(crate) fn into_writes(self) -> BTreeMap<Partition, PartitionWrites> {
+        self.writes
+    }
+
+    /// Number of pending writes.
+    pub(crate) fn len(&self) -> usize {
+        self.writes.values().map(BTreeMap::len).sum()
+    }
+}
+
+/// Ordered iteration over one partition of a read-write transaction: the committed state merged
+/// with the transaction's own pending writes. Yields `(key, value)` pairs in key order; an error
+/// from RocksDB is yielded once, then the iterator ends.
+pub struct MergedIter<'t> {
+    db: Option<DBRawIteratorWithThreadMode<'t, Db>>,
+    overlay: Peekable<btree_map::Range<'t, Vec<u8>, Option<Vec<u8>>>>,
+    done: bool,
+}
+
+impl<'t> MergedIter<'t> {
+    pub(crate) fn new(
+        mut db: Option<DBRawIteratorWithThreadMode<'t, Db>>,
+        overlay: btree_map::Range<'t, Vec<u8>, Option<Vec<u8>>>,
+    ) -> Self {
+        if let Some(it) = db.as_mut() {
+            it.seek_to_first();
+        }
+        MergedIter {
+            db,
+            overlay: overlay.peekable(),
+            done: false,
+        }
+    }
+
+    fn advance_db(&mut self) {
+        if let Some(it) = self.db.as_mut() {
+            it.next();
+        }
+    }
+}
+
+impl Iterator for MergedIter<'_> {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let db_key = match &self.db {
+                Some(it) if it.valid() => it.key(),
+                Some(it) => {
+                    if let Err(e) = it.status() {
+                        self.done = true;
+                        return Some(Err(StoreError::from(e)));
+                    }
+                    None
+                }
+                None => None,
+            };
+            let order = match (db_key, self.overlay.peek()) {
+                (None, None) => {
+                    self.done = true;
+                    return None;
+                }
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(db_key), Some((overlay_key, _))) => db_key.cmp(overlay_key.as_slice()),
+            };
+            match order {
+                Ordering::Less => {
+                    let entry = self
+                        .db
+                        .as_ref()
+                        .and_then(|it| it.item())
+                        .map(|(k, v)| (k.to_vec(), v.to_vec()));
+                    self.advance_db();
+                    if let Some(entry) = entry {
+                        return Some(Ok(entry));
+                    }
+                    continue;
+                }
+                // The pending write shadows the stored entry.
+                Ordering::Equal => self.advance_db(),
+                Ordering::Greater => {}
+            }
+            if let Some((key, Some(value))) = self.overlay.next() {
+                return Some(Ok((key.clone(), value.clone())));
+            }
+            // A pending delete: nothing to yield for this key.
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! `RwTxn`: the read-write transaction of one apply (`store/`). Buffers writes in an overlay
+//! (read-your-writes), commits them with the apply cursor as one atomic RocksDB `WriteBatch`
+//! without RocksDB's WAL. Touches the partitions' column families and the system partition.
+
+use rocksdb::WriteBatch;
+use tracing::trace;
+
+use super::cursor::{CURSOR_KEY, encode_u64};
+use super::error::{Result, StoreError};
+use super::local::Inner;
+use super::overlay::{MergedIter, Overlay};
+use super::partition::Partition;
+use super::range::KeyRange;
+use super::read::{StoreRead, Visitor};
+
+/// The read-write transaction of one apply.
+///
+/// Reads see the committed state plus this transaction's own pending writes. Nothing reaches the
+/// database until [`commit`](Self::commit), which writes every pending write and the new apply
+/// cursor in one atomic batch. Dropping the transaction (or [`abort`](Self::abort)) discards it.
+///
+/// Made by [`LocalStore::begin`](super::LocalStore::begin), which borrows the store mutably: at
+/// most one transaction exists at a time, so reading the live database is reading the state the
+/// transaction started from.
+pub struct RwTxn<'s> {
+    inner: &'s Inner,
+    overlay: Overlay,
+}
+
+impl<'s> RwTxn<'s> {
+    pub(crate) fn new(inner: &'s Inner) -> Self {
+        RwTxn {
+            inner,
+            overlay: Overlay::default(),
+        }
+    }
+
+    /// Sets `key` to `value` in `partition`.
+    pub fn put(
+        &mut self,
+        partition: &Partition,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+    ) {
+        self.overlay.put(partition, key.into(), value.into());
+    }
+
+    /// Removes `key` from `partition` (a no-op if it does not exist).
+    pub fn delete(&mut self, partition: &Partition, key: impl Into<Vec<u8>>) {
+        self.overlay.delete(partition, key.into());
+    }
+
+    /// Ordered iteration over `partition` within `range`, pending writes included.
+    pub fn iter<'t>(&'t self, partition: &Partition, range: &KeyRange) -> Result<MergedIter<'t>> {
+        let overlay = self.overlay.range(partition, range);
+        let cf = self.inner.cf(partition)?;
+        let db = if range.is_empty() {
+            None
+        } else {
+            Some(self.inner.db.raw_iterator_cf_opt(&cf, range.read_options()))
+        };
+        Ok(MergedIter::new(db, overlay))
+    }
+
+    /// Returns the partition `name`, creating it (empty) if needed. Creating a partition is not
+    /// part of the transaction: it stays even if the transaction is dropped.
+    pub fn partition(&self, name: &str) -> Result<Partition> {
+        self.inner.partition(name)
+    }
+
+    /// The apply cursor this transaction started from.
+    pub fn applied_cursor(&self) -> u64 {
+        self.inner.applied()
+    }
+
+    /// Number of pending writes (puts and deletes, one per key).
+    pub fn pending_writes(&self) -> usize {
+        self.overlay.len()
+    }
+
+    /// Atomically writes every pending write together with the apply cursor `cursor` (the first
+    /// log position not yet applied once this commits). The cursor may not go backwards.
+    /// On error nothing is written.
+    pub fn commit(self, cursor: u64) -> Result<()> {
+        let stored = self.inner.applied();
+        if cursor < stored {
+            return Err(StoreError::CursorRegression {
+                stored,
+                requested: cursor,
+            });
+        }
+        let writes = self.overlay.len();
+        let mut batch = WriteBatch::default();
+        for (partition, pending) in self.overlay.into_writes() {
+            let cf = self.inner.cf(&partition)?;
+            for (key, value) in pending {
+                match value {
+                    Some(value) => batch.put_cf(&cf, key, value),
+                    None => batch.delete_cf(&cf, key),
+                }
+            }
+        }
+        let system = self.inner.system_cf()?;
+        batch.put_cf(&system, CURSOR_KEY, encode_u64(cursor));
+        self.inner.db.write_opt(batch, self.inner.write_options())?;
+        self.inner.set_applied(cursor);
+        trace!(cursor, writes, "committed apply transaction");
+        Ok(())
+    }
+
+    /// Discards the transaction (same as dropping it).
+    pub fn abort(self) {}
+}
+
+impl StoreRead for RwTxn<'_> {
+    fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(pending) = self.overlay.get(partition, key) {
+            return Ok(pending.map(<[u8]>::to_vec));
+        }
+        let cf = self.inner.cf(partition)?;
+        Ok(self.inner.db.get_pinned_cf(&cf, key)?.map(|v| v.to_vec()))
+    }
+
+    fn for_each(
+        &self,
+        partition: &Partition,
+        range: &KeyRange,
+        visit: &mut Visitor<'_>,
+    ) -> Result<()> {
+        for entry in self.iter(partition, range)? {
+            let (key, value) = entry?;
+            if visit(&key, &value).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
