@@ -378,8 +378,9 @@ impl Config {
                 _ if IGNORED_KEYS.contains(&k)
                     || IGNORED_PREFIXES.iter().any(|p| k.starts_with(p)) =>
                 {
-                    c.notices
-                        .push(format!("{file}:{line}: `{key}` is accepted and not used by zoolog"));
+                    c.notices.push(format!(
+                        "{file}:{line}: `{key}` is accepted and not used by zoolog"
+                    ));
                 }
                 _ => {
                     return Err(ConfigError::UnknownKey {
@@ -399,8 +400,16 @@ impl Config {
                 .map_err(|_| bad(file, line, "clientPortAddress", &addr, "not an IP address"))?;
         }
         let tick = i64::from(c.tick_time_ms);
-        let min = if min_timeout == -1 { tick * 2 } else { min_timeout };
-        let max = if max_timeout == -1 { tick * 20 } else { max_timeout };
+        let min = if min_timeout == -1 {
+            tick * 2
+        } else {
+            min_timeout
+        };
+        let max = if max_timeout == -1 {
+            tick * 20
+        } else {
+            max_timeout
+        };
         if min < 0 || max < 0 || min > i64::from(u32::MAX) || max > i64::from(u32::MAX) {
             return Err(ConfigError::Invalid {
                 file: file.to_string(),
@@ -473,7 +482,10 @@ mod tests {
     #[test]
     fn session_bounds_follow_tick_time() {
         let c = Config::parse("x", "tickTime=100\nminSessionTimeout=-1\n").unwrap();
-        assert_eq!((c.min_session_timeout_ms, c.max_session_timeout_ms), (200, 2000));
+        assert_eq!(
+            (c.min_session_timeout_ms, c.max_session_timeout_ms),
+            (200, 2000)
+        );
         assert_eq!(c.negotiate_timeout(10), 200);
         assert_eq!(c.negotiate_timeout(1_000_000), 2000);
         assert_eq!(c.negotiate_timeout(500), 500);
@@ -492,9 +504,15 @@ mod tests {
                 key: "bogusKey".into()
             }
         );
-        assert_eq!(e.to_string(), "zoo.cfg:3: unknown configuration key `bogusKey`");
+        assert_eq!(
+            e.to_string(),
+            "zoo.cfg:3: unknown configuration key `bogusKey`"
+        );
         let e = Config::parse("zoo.cfg", "clientPort=abc\n").unwrap_err();
-        assert!(e.to_string().starts_with("zoo.cfg:1: invalid value `abc` for `clientPort`"));
+        assert!(
+            e.to_string()
+                .starts_with("zoo.cfg:1: invalid value `abc` for `clientPort`")
+        );
         let e = Config::parse("zoo.cfg", "tickTime=1\nclientPortAddress=nope\n").unwrap_err();
         assert!(e.to_string().starts_with("zoo.cfg:2:"));
         let e = Config::parse("zoo.cfg", "justakey\n").unwrap_err();

@@ -3,4 +3,8 @@
 //! The modules follow the Delos diagram, top to bottom (DESIGN.md §1):
 //! `server` → `zk` → `engine` → `store`, `log` → `cluster`. Nothing below `zk` knows ZooKeeper exists.
 pub mod config;
+pub mod engine;
+pub mod log;
+pub mod server;
 pub mod store;
+pub mod zk;

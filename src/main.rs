@@ -1,22 +1,163 @@
-//! `zoolog` command line: the entry point of the server binary.
-//!
-//! The server (`zoolog serve`) and admin calls (`zoolog ctl`) arrive with the single-node server;
-//! until then the binary describes itself.
+//! `zoolog` command line: `zoolog serve [--config zoo.cfg]` runs a node; `zoolog ctl …` talks to
+//! a running node's control socket.
 
-use clap::{CommandFactory, Parser};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tracing_subscriber::EnvFilter;
+use zoolog::config::Config;
+use zoolog::server::{Server, ctl};
+use zoolog::zk::ZkService;
 
 /// A wire-compatible drop-in replacement for Apache ZooKeeper, built on a virtual shared log.
 #[derive(Parser, Debug)]
 #[command(name = "zoolog", version, about, long_about = None)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-fn main() {
-    let _cli = Cli::parse();
-    let mut cmd = Cli::command();
-    // Nothing to run yet: say what this binary is.
-    if let Err(e) = cmd.print_help() {
-        eprintln!("zoolog: {e}");
-        std::process::exit(1);
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a ZooKeeper node (standalone). Without --config, the embedded defaults: client port
+    /// 2181 on all addresses, data in /tmp/zoolog, tickTime 2000.
+    Serve {
+        /// A ZooKeeper zoo.cfg.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Admin calls to a running node, through the control socket in its data directory.
+    Ctl {
+        /// The node's zoo.cfg (to find its data directory).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The node's data directory (instead of --config).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        call: CtlCall,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CtlCall {
+    /// Engine stack, log positions, the virtual log's chain, last zxid.
+    Status,
+    /// Switch the node's virtual log to a fresh local loglet while it serves.
+    Reconfigure {
+        /// Directory of the new loglet (default: a new one beside the current segments).
+        dir: Option<PathBuf>,
+    },
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
+    match path {
+        Some(p) => Config::from_file(p).map_err(|e| e.to_string()),
+        None => Ok(Config::default()),
     }
-    println!();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let Some(command) = cli.command else {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let _ = cmd.print_help();
+        println!();
+        return ExitCode::SUCCESS;
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("zoolog: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command {
+        Command::Serve { config } => runtime.block_on(serve(config)),
+        Command::Ctl {
+            config,
+            data_dir,
+            call,
+        } => runtime.block_on(ctl_call(config, data_dir, call)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zoolog: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Option<PathBuf>) -> Result<(), String> {
+    let config = load_config(config.as_ref())?;
+    for notice in &config.notices {
+        tracing::info!("{notice}");
+    }
+    let svc = ZkService::open(config).await.map_err(|e| e.to_string())?;
+    let server = Server::bind(svc.clone()).await.map_err(|e| e.to_string())?;
+    if let Some(addr) = server.local_addr() {
+        // Harnesses that start zoolog on port 0 read the real address from this line.
+        println!("zoolog: serving on {addr}");
+    }
+    let ctl_svc = svc.clone();
+    tokio::spawn(async move {
+        if let Err(e) = ctl::serve(ctl_svc).await {
+            tracing::warn!(error = %e, "control socket unavailable");
+        }
+    });
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = server.run() => {}
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; shutting down"),
+        _ = term.recv() => tracing::info!("terminated; shutting down"),
+    }
+    svc.shutdown().await;
+    Ok(())
+}
+
+async fn ctl_call(
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    call: CtlCall,
+) -> Result<(), String> {
+    let dir = match data_dir {
+        Some(d) => d,
+        None => load_config(config.as_ref())?.data_dir,
+    };
+    let path = ctl::socket_path(&dir);
+    let mut stream = tokio::net::UnixStream::connect(&path)
+        .await
+        .map_err(|e| format!("cannot reach the node at {}: {e}", path.display()))?;
+    let line = match call {
+        CtlCall::Status => "status\n".to_string(),
+        CtlCall::Reconfigure { dir: Some(d) } => format!("reconfigure {}\n", d.display()),
+        CtlCall::Reconfigure { dir: None } => "reconfigure\n".to_string(),
+    };
+    stream
+        .write_all(line.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .await
+        .map_err(|e| e.to_string())?;
+    print!("{answer}");
+    if answer.starts_with("error:") {
+        return Err("the node refused the call".into());
+    }
+    Ok(())
 }

@@ -1,0 +1,226 @@
+//! The group-commit writer of the local loglet: one dedicated thread owns the active segment.
+//!
+//! Layer: inside `LocalLoglet`; touches the active segment file, the seal file and the shared
+//! in-memory state. Appends queue up while an `fdatasync` is in flight; the thread then drains
+//! the queue (up to `max_batch` records / `max_batch_bytes`), writes every pending record with one
+//! `write`, issues one `fdatasync`, publishes the new durable tail and only then acknowledges
+//! each append of the batch. A seal is a command in the same queue, so it is ordered with the
+//! appends: an append queued after the seal fails with `Sealed`. After an I/O error the writer
+//! stops accepting appends (the state of the file is unknown): reopen the loglet to recover.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error};
+
+use super::super::error::{LogError, Result};
+use super::super::fsutil;
+use super::super::loglet::Pos;
+use super::record;
+use super::segment::{self, SegmentIndex};
+use super::{LocalLogletOptions, SEALED_FILE, SegmentHandle, Shared};
+
+/// A request to the writer thread.
+pub(super) enum Command {
+    Append {
+        payload: Bytes,
+        reply: oneshot::Sender<Result<Pos>>,
+    },
+    Seal {
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+impl Command {
+    fn bytes(&self) -> usize {
+        match self {
+            Command::Append { payload, .. } => record::framed_len(payload.len()),
+            Command::Seal { .. } => 0,
+        }
+    }
+}
+
+/// State owned by the writer thread.
+pub(super) struct Writer {
+    pub(super) shared: Arc<Shared>,
+    pub(super) opts: LocalLogletOptions,
+    /// The active segment, opened for writing, its cursor at the end of its valid records.
+    pub(super) file: File,
+    pub(super) path: PathBuf,
+    pub(super) seg_start: Pos,
+    /// Bytes of the active segment that are written and synced.
+    pub(super) written: u64,
+    /// Position the next record gets.
+    pub(super) next_pos: Pos,
+    pub(super) buf: Vec<u8>,
+    /// `(pos, offset, framed)` of the buffered records, for the index.
+    pub(super) pending: Vec<(Pos, u64, u64)>,
+    pub(super) acks: Vec<(oneshot::Sender<Result<Pos>>, Pos)>,
+    pub(super) failed: Option<LogError>,
+}
+
+/// The writer thread's loop; returns when every sender is gone (the loglet was dropped).
+pub(super) fn run(mut w: Writer, mut rx: mpsc::UnboundedReceiver<Command>) {
+    let max_batch = w.opts.max_batch.max(1);
+    let max_bytes = w.opts.max_batch_bytes.max(1);
+    let mut batch = Vec::with_capacity(max_batch.min(4096));
+    while let Some(first) = rx.blocking_recv() {
+        let mut bytes = first.bytes();
+        batch.push(first);
+        while batch.len() < max_batch && bytes < max_bytes {
+            match rx.try_recv() {
+                Ok(cmd) => {
+                    bytes += cmd.bytes();
+                    batch.push(cmd);
+                }
+                Err(_) => break,
+            }
+        }
+        w.process(&mut batch);
+    }
+    debug!(dir = %w.shared.dir.display(), "local loglet writer stops");
+}
+
+impl Writer {
+    fn process(&mut self, batch: &mut Vec<Command>) {
+        for cmd in batch.drain(..) {
+            match cmd {
+                Command::Append { payload, reply } => self.add(payload, reply),
+                Command::Seal { reply } => {
+                    let res = match self.commit() {
+                        Ok(()) => self.write_seal(),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = &res {
+                        self.fail(e.clone());
+                    }
+                    let _ = reply.send(res);
+                }
+            }
+        }
+        if let Err(e) = self.commit() {
+            self.fail(e);
+        }
+    }
+
+    fn add(&mut self, payload: Bytes, reply: oneshot::Sender<Result<Pos>>) {
+        if let Some(e) = &self.failed {
+            let _ = reply.send(Err(e.clone()));
+            return;
+        }
+        if self.shared.sealed.load(Ordering::Acquire) {
+            let _ = reply.send(Err(LogError::Sealed));
+            return;
+        }
+        let framed = record::framed_len(payload.len()) as u64;
+        let used = self.written + self.buf.len() as u64;
+        if used > 0 && used + framed > self.opts.segment_bytes {
+            let rolled = match self.commit() {
+                Ok(()) => self.roll(),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = rolled {
+                self.fail(e.clone());
+                let _ = reply.send(Err(e));
+                return;
+            }
+        }
+        let offset = self.written + self.buf.len() as u64;
+        record::encode_into(&mut self.buf, self.next_pos, &payload);
+        self.pending.push((self.next_pos, offset, framed));
+        self.acks.push((reply, self.next_pos));
+        self.next_pos += 1;
+    }
+
+    /// Writes the buffered records, fdatasyncs, publishes the tail and acknowledges them.
+    fn commit(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.file
+            .write_all(&self.buf)
+            .map_err(|e| LogError::io("write", &self.path, e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| LogError::io("fdatasync", &self.path, e))?;
+        self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        {
+            let mut segs = self.shared.lock_segments();
+            if let Some(ix) = segs.get_mut(&self.seg_start).and_then(|h| h.index.as_mut()) {
+                for &(pos, offset, framed) in &self.pending {
+                    ix.push(pos, offset, framed);
+                }
+            }
+        }
+        self.pending.clear();
+        self.shared.tail.store(self.next_pos, Ordering::Release);
+        for (reply, pos) in self.acks.drain(..) {
+            let _ = reply.send(Ok(pos));
+        }
+        Ok(())
+    }
+
+    /// Starts a new segment at `next_pos`. The current one is fully synced (commit ran first).
+    fn roll(&mut self) -> Result<()> {
+        let start = self.next_pos;
+        let path = self.shared.dir.join(segment::file_name(start));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| LogError::io("create segment", &path, e))?;
+        fsutil::fsync_dir(&self.shared.dir)?;
+        let read = File::open(&path).map_err(|e| LogError::io("open", &path, e))?;
+        {
+            let mut segs = self.shared.lock_segments();
+            if let Some(old) = segs.get_mut(&self.seg_start) {
+                old.end = Some(start);
+            }
+            segs.insert(
+                start,
+                SegmentHandle {
+                    path: path.clone(),
+                    file: Arc::new(read),
+                    end: None,
+                    index: Some(SegmentIndex::new(start)),
+                },
+            );
+        }
+        debug!(segment = %path.display(), "local loglet rolls to a new segment");
+        self.file = file;
+        self.path = path;
+        self.seg_start = start;
+        self.written = 0;
+        Ok(())
+    }
+
+    fn write_seal(&mut self) -> Result<()> {
+        if self.shared.sealed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        fsutil::write_atomic(&self.shared.dir.join(SEALED_FILE), b"sealed\n")?;
+        self.shared.sealed.store(true, Ordering::Release);
+        debug!(dir = %self.shared.dir.display(), tail = self.next_pos, "local loglet sealed");
+        Ok(())
+    }
+
+    /// Fails the buffered appends and every later one.
+    fn fail(&mut self, e: LogError) {
+        if self.failed.is_none() {
+            error!(dir = %self.shared.dir.display(), error = %e, "local loglet writer failed; reopen to recover");
+            self.failed = Some(e.clone());
+        }
+        self.buf.clear();
+        self.pending.clear();
+        for (reply, _) in self.acks.drain(..) {
+            let _ = reply.send(Err(e.clone()));
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The `Loglet` trait: the shared-log abstraction of Delos ([OSDI] §3, Fig. 2).
+//!
+//! Layer: bottom of the platform. A loglet is a totally ordered, durable sequence of opaque
+//! entries addressed by positions `0, 1, 2, …` local to that loglet. Every loglet implementation
+//! (local, mem, and later raft, native, striped) and the `VirtualLog` itself implement it, so the
+//! engines above depend on this trait only. It knows nothing of what the entries mean.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::error::Result;
+
+/// A log position. Positions are dense and start at 0 for a fresh loglet.
+pub type Pos = u64;
+
+/// A shared log (Delos `Loglet`). Object-safe: a chain holds `Arc<dyn Loglet>`.
+///
+/// Semantics:
+/// - `append` returns the position of the entry once it is durable (for a durable loglet).
+///   After a `seal` has returned, every `append` fails with [`LogError::Sealed`](super::LogError::Sealed).
+/// - `check_tail` returns the first unwritten position and the seal bit. The two need not be read
+///   atomically; a tail only grows.
+/// - `read(from, to)` returns the entries in `[from, to)` in position order. It is defined only
+///   below a tail that an earlier `check_tail` returned; entries at or beyond the current tail are
+///   simply not returned. Reading below the trim point fails with
+///   [`LogError::Trimmed`](super::LogError::Trimmed). Callers bound the range: the result is
+///   materialised in memory.
+/// - `seal` is idempotent; racing sealers are fine.
+/// - `prefix_trim(pos)` allows the loglet to drop every entry below `pos` (it may keep some).
+///   The trim point only moves forward and never beyond the tail.
+#[async_trait]
+pub trait Loglet: Send + Sync + 'static {
+    /// Appends one entry and returns its position once acknowledged (durable).
+    async fn append(&self, payload: Bytes) -> Result<Pos>;
+
+    /// Returns `(first unwritten position, sealed)`.
+    async fn check_tail(&self) -> Result<(Pos, bool)>;
+
+    /// Returns the entries in `[from, to)`, clipped to the tail.
+    async fn read(&self, from: Pos, to: Pos) -> Result<Vec<(Pos, Bytes)>>;
+
+    /// Seals the loglet: no append succeeds after this returns. Idempotent.
+    async fn seal(&self) -> Result<()>;
+
+    /// Trims every entry below `pos` (clamped to the tail).
+    async fn prefix_trim(&self, pos: Pos) -> Result<()>;
+}

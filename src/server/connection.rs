@@ -1,0 +1,141 @@
+//! One client connection: four-letter words, the handshake, then pipelined requests. Frames are
+//! read as they come and handed to the session's [`Processor`], which answers them strictly in
+//! order; a writer task coalesces the replies and notifications. Bad input — a malformed,
+//! over-size or undecodable frame — closes this connection only (after ZooKeeper's reply where
+//! it sends one), and is logged.
+//!
+//! Layer: `server`; owns the socket, drives `zk::processor`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_util::codec::Decoder;
+use tracing::{debug, info, warn};
+use zoolog_jute::{ConnectRequest, Cx, FrameCodec, Jute};
+
+use crate::zk::ZkService;
+use crate::zk::hub::Outbound;
+use crate::zk::processor::{self, Close, Handshake};
+
+use super::fourlw;
+use super::listener::ConnCounts;
+use super::writer;
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    svc: Arc<ZkService>,
+    counts: Arc<ConnCounts>,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+
+    // The first four bytes may be a four-letter word instead of a frame length.
+    while buf.len() < 4 {
+        match rd.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+    let first = [buf[0], buf[1], buf[2], buf[3]];
+    if let Some(word) = fourlw::parse(first) {
+        debug!(%peer, word, "four-letter word");
+        let text = fourlw::run(word, &svc, &counts);
+        let _ = wr.write_all(text.as_bytes()).await;
+        let _ = wr.shutdown().await;
+        return;
+    }
+
+    let mut codec = FrameCodec::new(svc.config().jute_max_buffer);
+    let connect = loop {
+        match codec.decode(&mut buf) {
+            Ok(Some(frame)) => break frame,
+            Ok(None) => match rd.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
+            Err(e) => {
+                warn!(%peer, error = %e, "bad first frame; closing the connection");
+                return;
+            }
+        }
+    };
+    let cx = Cx::new(&connect, svc.config().jute_max_buffer);
+    let req = match ConnectRequest::decode(&cx, &connect) {
+        Ok((_, req)) => req,
+        Err(e) => {
+            warn!(%peer, error = ?e, "undecodable ConnectRequest; closing the connection");
+            return;
+        }
+    };
+
+    let (tx, rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(writer::run(wr, rx));
+    let mut p = match processor::handshake(&svc, req, peer, tx.clone()).await {
+        Handshake::Accepted(p, resp) => {
+            let _ = tx.send(Outbound::Frame(resp.to_bytes()));
+            p
+        }
+        Handshake::Rejected(resp) => {
+            if let Some(resp) = resp {
+                let _ = tx.send(Outbound::Frame(resp.to_bytes()));
+            }
+            let _ = tx.send(Outbound::Close);
+            let _ = writer.await;
+            return;
+        }
+    };
+    debug!(%peer, session = format_args!("0x{:x}", p.session()), "session established");
+
+    let mut reading = true;
+    loop {
+        p.drain().await;
+        if p.is_closing() {
+            reading = false;
+        }
+        if !reading && !p.has_pending() {
+            break;
+        }
+        tokio::select! {
+            r = rd.read_buf(&mut buf), if reading => {
+                match r {
+                    Ok(0) => break,
+                    Ok(_) => loop {
+                        match codec.decode(&mut buf) {
+                            Ok(Some(frame)) => {
+                                if let Err(close) = p.on_frame(frame) {
+                                    if let Close::Protocol(why) = close {
+                                        info!(%peer, why, "closing the connection on bad input");
+                                    }
+                                    reading = false;
+                                    break;
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                info!(%peer, error = %e, "closing the connection on a bad frame");
+                                reading = false;
+                                break;
+                            }
+                        }
+                    },
+                    Err(e) => {
+                        debug!(%peer, error = %e, "read failed");
+                        break;
+                    }
+                }
+            }
+            _ = p.complete_head() => {}
+        }
+    }
+    p.disconnected();
+    let _ = tx.send(Outbound::Close);
+    drop(tx);
+    drop(p);
+    let _ = writer.await;
+}

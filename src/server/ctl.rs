@@ -1,0 +1,105 @@
+//! The admin control socket behind `zoolog ctl`: a Unix socket in the data directory
+//! (`<dataDir>/zoolog.ctl`, reachable only by who can reach the data directory). One text command
+//! per connection, one text answer:
+//!
+//! - `status` — the engine stack, log positions, the virtual log's chain, the last zxid;
+//! - `reconfigure [<dir>]` — switches the running node's virtual log to a fresh local loglet
+//!   (in `<dir>`, or a new directory next to the current ones) while clients keep writing.
+//!
+//! Layer: `server`; calls the service's admin paths.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tracing::{info, warn};
+
+use crate::log::LogletConfig;
+use crate::zk::ZkService;
+
+/// The control socket of a node whose data directory is `data_dir`.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("zoolog.ctl")
+}
+
+/// Listens on the control socket until the process ends.
+pub async fn serve(svc: Arc<ZkService>) -> std::io::Result<()> {
+    let path = socket_path(&svc.config().data_dir);
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    info!(path = %path.display(), "control socket ready");
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let svc = svc.clone();
+        tokio::spawn(async move {
+            if let Err(e) = handle(stream, &svc).await {
+                warn!(error = %e, "control connection failed");
+            }
+        });
+    }
+}
+
+async fn handle(stream: UnixStream, svc: &ZkService) -> std::io::Result<()> {
+    let (rd, mut wr) = stream.into_split();
+    let mut line = String::new();
+    BufReader::new(rd).read_line(&mut line).await?;
+    let answer = execute(line.trim(), svc).await;
+    wr.write_all(answer.as_bytes()).await?;
+    wr.shutdown().await
+}
+
+/// Runs one control command, returning its answer ("error: …" lines on failure).
+pub async fn execute(cmd: &str, svc: &ZkService) -> String {
+    let mut words = cmd.split_whitespace();
+    match words.next() {
+        Some("status") => status(svc),
+        Some("reconfigure") => {
+            let dir = match words.next() {
+                Some(d) => PathBuf::from(d),
+                None => fresh_segment_dir(svc),
+            };
+            match svc.stack().reconfigure(LogletConfig::local(&dir)).await {
+                Ok(start) => format!(
+                    "reconfigured: new local loglet {} from position {start}\n",
+                    dir.display()
+                ),
+                Err(e) => format!("error: {e}\n"),
+            }
+        }
+        Some(other) => format!("error: unknown command `{other}` (status, reconfigure [dir])\n"),
+        None => "error: empty command (status, reconfigure [dir])\n".to_string(),
+    }
+}
+
+fn fresh_segment_dir(svc: &ZkService) -> PathBuf {
+    let base = svc.config().data_log_dir.join("log");
+    let mut n = 1;
+    loop {
+        let dir = base.join(format!("segment-{n}"));
+        if !dir.exists() {
+            return dir;
+        }
+        n += 1;
+    }
+}
+
+fn status(svc: &ZkService) -> String {
+    let mut out = String::new();
+    let stack = svc.stack();
+    let base = stack.base();
+    let _ = writeln!(out, "stack: {}", stack.describe());
+    let _ = writeln!(out, "applied: {}", base.applied_cursor());
+    let _ = writeln!(out, "durable: {}", *base.durable().borrow());
+    let _ = writeln!(out, "last_zxid: 0x{:x}", svc.last_zxid());
+    let _ = writeln!(out, "sessions: {}", svc.sessions().len());
+    if let Some(vlog) = stack.virtual_log() {
+        let (version, chain) = vlog.chain();
+        let _ = writeln!(out, "chain_version: {version:?}");
+        for seg in &chain.segments {
+            let _ = writeln!(out, "segment: start={} loglet={}", seg.start, seg.config);
+        }
+    }
+    out
+}

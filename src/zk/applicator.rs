@@ -1,0 +1,94 @@
+//! `ZkApplicator`: the ZooKeeper state machine as the [`Applicator`] on top of the engine stack.
+//! `apply` decodes the entry's payload as a [`ZkCommand`], applies it and returns the encoded
+//! [`ZkOutcome`] (what the proposer's future resolves to); `post_apply` hands the outcome to the
+//! registered [`ZkListener`] on every replica, which fires watches and completes replies.
+//!
+//! Layer: `zk/`, the top of the platform; touches the apply transaction it is given and the
+//! listener, nothing else.
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use bytes::Bytes;
+use zoolog_jute::{ErrorCode, Response};
+
+use crate::engine::{Applicator, ApplyError, Entry, Pos};
+use crate::store::RwTxn;
+
+use super::apply::ZkStateMachine;
+use super::command::ZkCommand;
+use super::outcome::ZkOutcome;
+
+/// Told about every applied command, after its transaction committed. Must not block.
+pub trait ZkListener: Send + Sync + 'static {
+    fn applied(&self, pos: Pos, outcome: &ZkOutcome);
+}
+
+/// The ZooKeeper applicator.
+pub struct ZkApplicator {
+    sm: ZkStateMachine,
+    listener: RwLock<Option<Arc<dyn ZkListener>>>,
+}
+
+impl ZkApplicator {
+    pub fn new(sm: ZkStateMachine) -> Self {
+        ZkApplicator {
+            sm,
+            listener: RwLock::new(None),
+        }
+    }
+
+    pub fn state_machine(&self) -> &ZkStateMachine {
+        &self.sm
+    }
+
+    /// Sets (or replaces) the listener called from `post_apply`.
+    pub fn set_listener(&self, listener: Arc<dyn ZkListener>) {
+        *self
+            .listener
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(listener);
+    }
+}
+
+impl Applicator for ZkApplicator {
+    fn apply(&self, txn: &mut RwTxn<'_>, entry: &Entry, pos: Pos) -> Result<Bytes, ApplyError> {
+        match ZkCommand::decode(entry.payload()) {
+            Ok(cmd) => Ok(self.sm.apply(txn, &cmd)?.encode()),
+            Err(e) if e.is_unsupported() => Err(ApplyError::Unsupported {
+                pos,
+                reason: e.to_string(),
+            }),
+            Err(e) => {
+                // Damaged the same way on every replica: a deterministic rejection that
+                // consumes no zxid.
+                tracing::warn!(pos, error = %e, "undecodable ZooKeeper command");
+                let zxid = self.sm.reader(&*txn).last_zxid()?;
+                Ok(ZkOutcome {
+                    zxid,
+                    err: ErrorCode::MarshallingError,
+                    session_id: 0,
+                    cxid: 0,
+                    response: Response::Empty,
+                    triggers: Vec::new(),
+                    closed_sessions: Vec::new(),
+                }
+                .encode())
+            }
+        }
+    }
+
+    fn post_apply(&self, _entry: &Entry, pos: Pos, result: &Bytes) {
+        let listener = self
+            .listener
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let Some(listener) = listener else {
+            return;
+        };
+        match ZkOutcome::decode(result) {
+            Ok(outcome) => listener.applied(pos, &outcome),
+            Err(e) => tracing::error!(pos, error = %e, "undecodable ZooKeeper outcome"),
+        }
+    }
+}

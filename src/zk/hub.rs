@@ -1,0 +1,172 @@
+//! The hub: this node's connections and their watches, and the [`ZkListener`] that the apply
+//! loop tells about every applied command. It fires watches (notifications go straight to the
+//! connections' outbound queues, before the write's own reply, as in ZooKeeper), forgets ended
+//! sessions and closes the connections of expired ones.
+//!
+//! Reads that register a watch run under the hub's lock against a snapshot that every
+//! already-fired trigger covers ([`Hub::aligned`]), so a watch is never registered on state
+//! older than the triggers it would have missed, and its reply is queued before any
+//! notification it enables.
+//!
+//! Layer: `zk` soft state; runs on the apply thread (post_apply) and on connection tasks.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::mpsc::UnboundedSender;
+use zoolog_jute::{EventType, Jute, KeeperState, ReplyHeader, WatcherEvent, xid};
+
+use crate::engine::Pos;
+
+use super::applicator::ZkListener;
+use super::outcome::ZkOutcome;
+use super::sessions::SessionTracker;
+use super::stats::ConnStats;
+use super::watches::{ConnId, WatchManager};
+
+/// What a connection's writer is asked to do.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Write one frame payload (the writer adds the length prefix).
+    Frame(Bytes),
+    /// Flush what is queued, then close the connection.
+    Close,
+}
+
+/// A connection as the hub knows it.
+pub struct ConnHandle {
+    pub tx: UnboundedSender<Outbound>,
+    pub session: i64,
+    pub timeout_ms: i32,
+    pub peer: SocketAddr,
+    pub stats: Arc<ConnStats>,
+    pub established: Instant,
+}
+
+/// Everything behind the hub's lock.
+pub struct HubState {
+    pub watches: WatchManager,
+    pub conns: BTreeMap<ConnId, ConnHandle>,
+}
+
+/// Connections, watches, and the listener of applied commands.
+pub struct Hub {
+    state: Mutex<HubState>,
+    sessions: Arc<SessionTracker>,
+}
+
+/// A notification frame: ReplyHeader{-1, -1, 0} + WatcherEvent (3.8 sends zxid -1).
+pub fn notification_frame(event: EventType, path: &str) -> Bytes {
+    let mut out = BytesMut::with_capacity(16 + 12 + path.len());
+    ReplyHeader {
+        xid: xid::NOTIFICATION,
+        zxid: -1,
+        err: 0,
+    }
+    .encode(&mut out);
+    WatcherEvent {
+        event_type: event.as_i32(),
+        state: KeeperState::SyncConnected.as_i32(),
+        path: path.into(),
+    }
+    .encode(&mut out);
+    out.freeze()
+}
+
+impl Hub {
+    pub fn new(sessions: Arc<SessionTracker>) -> Self {
+        Hub {
+            state: Mutex::new(HubState {
+                watches: WatchManager::new(),
+                conns: BTreeMap::new(),
+            }),
+            sessions,
+        }
+    }
+
+    /// The hub's lock.
+    pub fn lock(&self) -> MutexGuard<'_, HubState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a connection; any other connection of the same session on this node is closed
+    /// (§10.4).
+    pub fn register(&self, id: ConnId, handle: ConnHandle) {
+        let mut st = self.lock();
+        let session = handle.session;
+        let others: Vec<ConnId> = st
+            .conns
+            .iter()
+            .filter(|(_, h)| h.session == session)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in others {
+            if let Some(h) = st.conns.remove(&c) {
+                let _ = h.tx.send(Outbound::Close);
+            }
+            st.watches.drop_conn(c);
+        }
+        st.conns.insert(id, handle);
+    }
+
+    /// Forgets a closed connection and its watches.
+    pub fn unregister(&self, id: ConnId) {
+        let mut st = self.lock();
+        st.conns.remove(&id);
+        st.watches.drop_conn(id);
+    }
+
+    /// Closes every connection of `session`.
+    pub fn close_session_connections(&self, session: i64) {
+        let mut st = self.lock();
+        let ids: Vec<ConnId> = st
+            .conns
+            .iter()
+            .filter(|(_, h)| h.session == session)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in ids {
+            if let Some(h) = st.conns.remove(&c) {
+                let _ = h.tx.send(Outbound::Close);
+            }
+            st.watches.drop_conn(c);
+        }
+    }
+}
+
+impl ZkListener for Hub {
+    fn applied(&self, _pos: Pos, outcome: &ZkOutcome) {
+        let mut st = self.lock();
+        if !outcome.triggers.is_empty() {
+            let mut notes = Vec::new();
+            for t in &outcome.triggers {
+                st.watches.fire(t, &mut notes);
+            }
+            for (conn, event, path) in notes {
+                if let Some(h) = st.conns.get(&conn) {
+                    let _ = h.tx.send(Outbound::Frame(notification_frame(event, &path)));
+                }
+            }
+        }
+        for closed in &outcome.closed_sessions {
+            self.sessions.remove(closed.session_id);
+            if closed.expired {
+                let ids: Vec<ConnId> = st
+                    .conns
+                    .iter()
+                    .filter(|(_, h)| h.session == closed.session_id)
+                    .map(|(c, _)| *c)
+                    .collect();
+                for c in ids {
+                    if let Some(h) = st.conns.remove(&c) {
+                        let _ = h.tx.send(Outbound::Close);
+                    }
+                    st.watches.drop_conn(c);
+                }
+            }
+        }
+    }
+}

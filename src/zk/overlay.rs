@@ -1,0 +1,163 @@
+//! `Overlay`: the write buffer of one ZooKeeper command. Apply executes a command against it,
+//! reading through it (its own writes first, then the store), and writes it into the shared
+//! apply transaction only if the command succeeds — so each command is atomic even when a batch
+//! of commands shares one `RwTxn`. ZooKeeper's counterpart is the list of pending change records
+//! that a failed multi rolls back.
+//!
+//! Layer: `zk/`; reads the store through [`StoreView`], writes into an `RwTxn` only in
+//! [`Writes::write_to`]. Deterministic: ordered maps only.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+use crate::store::{Partition, RwTxn, StoreError, Visitor};
+
+use super::keys;
+use super::node::Node;
+use super::path;
+use super::view::{StoreView, TreeRead};
+
+/// Pending writes of one command over a base view.
+pub(crate) struct Overlay<'a> {
+    base: StoreView<'a>,
+    /// Decoded node records by canonical path; `None` = deleted.
+    nodes: BTreeMap<String, Option<Node>>,
+    /// Other keys (indexes, sessions); `None` = deleted.
+    raw: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Nodes created minus nodes deleted.
+    node_count_delta: i64,
+}
+
+impl<'a> Overlay<'a> {
+    pub(crate) fn new(base: StoreView<'a>) -> Self {
+        Overlay {
+            base,
+            nodes: BTreeMap::new(),
+            raw: BTreeMap::new(),
+            node_count_delta: 0,
+        }
+    }
+
+    /// Sets the node at `path` (an update; see [`add_node`](Self::add_node) for a new node).
+    pub(crate) fn put_node(&mut self, path: &str, node: Node) {
+        self.nodes
+            .insert(path::normalize(path).to_owned(), Some(node));
+    }
+
+    /// Stores a new node and counts it.
+    pub(crate) fn add_node(&mut self, path: &str, node: Node) {
+        self.put_node(path, node);
+        self.node_count_delta += 1;
+    }
+
+    /// Removes the node at `path` and uncounts it.
+    pub(crate) fn remove_node(&mut self, path: &str) {
+        self.nodes.insert(path::normalize(path).to_owned(), None);
+        self.node_count_delta -= 1;
+    }
+
+    pub(crate) fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.raw.insert(key, Some(value));
+    }
+
+    pub(crate) fn delete_raw(&mut self, key: Vec<u8>) {
+        self.raw.insert(key, None);
+    }
+
+    /// The writes to make, in key order, with the node count brought up to date.
+    pub(crate) fn into_writes(self) -> Result<Writes, StoreError> {
+        let mut writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = self.raw;
+        for (path, node) in self.nodes {
+            writes.insert(keys::node(&path), node.map(|n| n.encode()));
+        }
+        if self.node_count_delta != 0 {
+            let count = node_count(&self.base)?;
+            let new = count.saturating_add_signed(self.node_count_delta);
+            writes.insert(
+                keys::META_NODE_COUNT.to_vec(),
+                Some(new.to_be_bytes().to_vec()),
+            );
+        }
+        Ok(Writes(writes))
+    }
+}
+
+/// The stored number of znodes (0 before initialisation).
+pub(crate) fn node_count(r: &dyn TreeRead) -> Result<u64, StoreError> {
+    match r.raw(keys::META_NODE_COUNT)? {
+        None => Ok(0),
+        Some(v) => {
+            let raw: [u8; 8] = v
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("zk node count is not 8 bytes".into()))?;
+            Ok(u64::from_be_bytes(raw))
+        }
+    }
+}
+
+impl TreeRead for Overlay<'_> {
+    fn raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if key.first() == Some(&keys::NODE)
+            && let Some(path) = std::str::from_utf8(&key[1..]).ok()
+            && let Some(pending) = self.nodes.get(path)
+        {
+            return Ok(pending.as_ref().map(Node::encode));
+        }
+        match self.raw.get(key) {
+            Some(pending) => Ok(pending.clone()),
+            None => self.base.raw(key),
+        }
+    }
+
+    /// Merges the store's entries with this overlay's (pending nodes included).
+    fn scan_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        self.base.scan_prefix(prefix, &mut |k, v| {
+            merged.insert(k.to_vec(), v.to_vec());
+            ControlFlow::Continue(())
+        })?;
+        let pending_nodes = self
+            .nodes
+            .iter()
+            .map(|(p, n)| (keys::node(p), n.as_ref().map(Node::encode)));
+        let pending_raw = self.raw.iter().map(|(k, v)| (k.clone(), v.clone()));
+        for (k, v) in pending_nodes.chain(pending_raw) {
+            if !k.starts_with(prefix) {
+                continue;
+            }
+            match v {
+                Some(v) => merged.insert(k, v),
+                None => merged.remove(&k),
+            };
+        }
+        for (k, v) in &merged {
+            if visit(k, v).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn node(&self, path: &str) -> Result<Option<Node>, StoreError> {
+        let path = path::normalize(path);
+        match self.nodes.get(path) {
+            Some(pending) => Ok(pending.clone()),
+            None => self.base.node(path),
+        }
+    }
+}
+
+/// The writes of a successful command, ready to go into the apply transaction.
+pub(crate) struct Writes(BTreeMap<Vec<u8>, Option<Vec<u8>>>);
+
+impl Writes {
+    pub(crate) fn write_to(self, txn: &mut RwTxn<'_>, partition: &Partition) {
+        for (k, v) in self.0 {
+            match v {
+                Some(v) => txn.put(partition, k, v),
+                None => txn.delete(partition, k),
+            }
+        }
+    }
+}

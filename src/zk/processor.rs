@@ -1,0 +1,848 @@
+//! The RequestProcessor of one connection (DESIGN.md §2, Zelos' RequestProcessor): a session's
+//! requests are answered strictly in order; writes are proposed as soon as they arrive (their
+//! order of proposal is their order in the log), and a read waits only for the session's earlier
+//! requests — then runs against a local snapshot that includes them.
+//!
+//! Reads that set a watch, setWatches and the watch-management calls run under the hub's lock
+//! against a snapshot aligned with the triggers already fired (see [`super::hub`]), and their
+//! replies are queued under that lock, so no notification can overtake them.
+//!
+//! Layer: `zk`; the server layer feeds it decoded frames and writes what it queues.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{debug, warn};
+use zoolog_jute::{
+    AddWatchMode, ClientInfo, ConnectRequest, ConnectResponse, ErrorCode, ErrorResponse, EventType,
+    Id, Jute, ReplyHeader, Request, RequestError, Response, SetWatches2, SyncResponse, WatcherType,
+    WhoAmIResponse, xid,
+};
+
+use super::acl;
+use super::command::{ZkCommand, ZkOp};
+use super::hub::{ConnHandle, HubState, Outbound, notification_frame};
+use super::service::{ZkService, now_ms};
+use super::session_id;
+use super::stats::ConnStats;
+use super::watches::{ConnId, Table, WatchMode};
+
+/// Encodes a reply frame payload.
+pub fn reply_frame(xid: i32, zxid: i64, err: ErrorCode, resp: &Response) -> Bytes {
+    let mut out = BytesMut::with_capacity(16 + resp.body_len());
+    ReplyHeader {
+        xid,
+        zxid,
+        err: err.as_i32(),
+    }
+    .encode(&mut out);
+    if err == ErrorCode::Ok {
+        resp.encode_body(&mut out);
+    }
+    out.freeze()
+}
+
+/// The handshake's answer.
+pub enum Handshake {
+    /// Send the response, then serve the connection with the processor.
+    Accepted(Box<Processor>, ConnectResponse),
+    /// Send the response if any (the "session expired" reply), then close.
+    Rejected(Option<ConnectResponse>),
+}
+
+/// What ends a connection from the processor's side.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Close {
+    /// The client asked (closeSession) or its session ended.
+    Normal,
+    /// Bad input: logged, the connection is dropped.
+    Protocol(String),
+}
+
+/// A write (or sync) in flight: its reply is ready when the future resolves. (The mutex only
+/// makes the processor `Sync`; the future is reached through `get_mut`, never locked.)
+struct InFlight {
+    fut: std::sync::Mutex<BoxFuture<'static, Reply>>,
+}
+
+impl InFlight {
+    fn new(fut: BoxFuture<'static, Reply>) -> Self {
+        InFlight {
+            fut: std::sync::Mutex::new(fut),
+        }
+    }
+}
+
+/// A reply: frames to send, and whether to close after them.
+struct Reply {
+    frames: Vec<Bytes>,
+    close: bool,
+    started: Instant,
+}
+
+enum Item {
+    Ready(Reply),
+    Read {
+        xid: i32,
+        req: Request,
+        started: Instant,
+    },
+    Write(InFlight),
+}
+
+/// Serves one connection's session.
+pub struct Processor {
+    svc: Arc<ZkService>,
+    conn: ConnId,
+    session: i64,
+    auth: Vec<Id>,
+    tx: UnboundedSender<Outbound>,
+    stats: Arc<ConnStats>,
+    queue: VecDeque<Item>,
+    head: Option<InFlight>,
+    closing: bool,
+}
+
+fn empty_response(read_only: Option<bool>) -> ConnectResponse {
+    ConnectResponse {
+        protocol_version: 0,
+        time_out: 0,
+        session_id: 0,
+        passwd: Bytes::from_static(&[0u8; 16]),
+        read_only: read_only.map(|_| false),
+    }
+}
+
+/// Processes a ConnectRequest (§1.4): new session through the log, or resume by id + password.
+pub async fn handshake(
+    svc: &Arc<ZkService>,
+    req: ConnectRequest,
+    peer: SocketAddr,
+    tx: UnboundedSender<Outbound>,
+) -> Handshake {
+    let last = svc.last_zxid();
+    if req.last_zxid_seen > last {
+        debug!(
+            client = req.last_zxid_seen,
+            server = last,
+            "refusing a client whose lastZxidSeen is ahead"
+        );
+        return Handshake::Rejected(None);
+    }
+    let timeout = svc.config().negotiate_timeout(req.time_out);
+    let session = if req.session_id == 0 {
+        let id = svc.next_session_id();
+        let cmd = ZkCommand::internal(
+            id,
+            now_ms(),
+            ZkOp::CreateSession {
+                session_id: id,
+                timeout_ms: timeout,
+            },
+        );
+        match svc.execute(&cmd).await {
+            Ok(o) if o.err == ErrorCode::Ok => {
+                svc.sessions().add(id, timeout as u32);
+                id
+            }
+            Ok(o) => {
+                warn!(err = %o.err, "createSession failed");
+                return Handshake::Rejected(None);
+            }
+            Err(e) => {
+                warn!(error = %e, "createSession could not be proposed");
+                return Handshake::Rejected(None);
+            }
+        }
+    } else {
+        let id = req.session_id;
+        let known = {
+            let snap = svc.snapshot();
+            svc.reader(&snap).session_exists(id).unwrap_or(false)
+        };
+        if !session_id::check_password(id, &req.passwd)
+            || !known
+            || !svc.sessions().retime(id, timeout as u32)
+        {
+            debug!(
+                session = format_args!("0x{id:x}"),
+                "session expired or invalid"
+            );
+            return Handshake::Rejected(Some(empty_response(req.read_only)));
+        }
+        id
+    };
+    let conn = svc.next_conn_id();
+    let stats = Arc::new(ConnStats::default());
+    svc.hub().register(
+        conn,
+        ConnHandle {
+            tx: tx.clone(),
+            session,
+            timeout_ms: timeout,
+            peer,
+            stats: stats.clone(),
+            established: Instant::now(),
+        },
+    );
+    let response = ConnectResponse {
+        protocol_version: 0,
+        time_out: timeout,
+        session_id: session,
+        passwd: Bytes::copy_from_slice(&session_id::session_password(session)),
+        read_only: req.read_only.map(|_| false),
+    };
+    let processor = Processor {
+        svc: svc.clone(),
+        conn,
+        session,
+        auth: vec![Id::new("ip", &peer.ip().to_string())],
+        tx,
+        stats,
+        queue: VecDeque::new(),
+        head: None,
+        closing: false,
+    };
+    Handshake::Accepted(Box::new(processor), response)
+}
+
+/// Java's `String.hashCode`.
+fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+}
+
+/// The order ZooKeeper 3.8 lists a connection's auth ids in (a `ConcurrentHashMap`-backed set
+/// of 16 bins): by bin of the jute-generated `Id.hashCode`, insertion order within a bin.
+fn java_set_order(ids: &[Id]) -> Vec<&Id> {
+    let mut indexed: Vec<(usize, usize, &Id)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let h = 37i32
+                .wrapping_mul(
+                    37i32
+                        .wrapping_mul(17)
+                        .wrapping_add(java_string_hash(id.scheme())),
+                )
+                .wrapping_add(java_string_hash(id.id()));
+            let spread = (h ^ ((h as u32) >> 16) as i32) & 0x7fff_ffff;
+            let mut bins = 16usize;
+            while ids.len() > bins * 3 / 4 {
+                bins *= 2;
+            }
+            ((spread as usize) & (bins - 1), i, id)
+        })
+        .collect();
+    indexed.sort_by_key(|(bin, i, _)| (*bin, *i));
+    indexed.into_iter().map(|(_, _, id)| id).collect()
+}
+
+impl Processor {
+    pub fn conn_id(&self) -> ConnId {
+        self.conn
+    }
+
+    pub fn session(&self) -> i64 {
+        self.session
+    }
+
+    /// Whether the processor has asked for the connection to close.
+    pub fn is_closing(&self) -> bool {
+        self.closing
+    }
+
+    /// Whether requests are waiting for their replies.
+    pub fn has_pending(&self) -> bool {
+        self.head.is_some() || !self.queue.is_empty()
+    }
+
+    fn send(&self, frame: Bytes) {
+        self.svc
+            .stats()
+            .packets_sent
+            .fetch_add(1, Ordering::Relaxed);
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        let _ = self.tx.send(Outbound::Frame(frame));
+    }
+
+    fn last_zxid(&self) -> i64 {
+        self.svc.last_zxid()
+    }
+
+    /// Takes one request frame. Writes are proposed now; everything else is queued in order.
+    /// `Err` closes the connection (after what is already queued).
+    pub fn on_frame(&mut self, frame: Bytes) -> Result<(), Close> {
+        let started = Instant::now();
+        self.svc
+            .stats()
+            .packets_received
+            .fetch_add(1, Ordering::Relaxed);
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        if self.closing {
+            return Ok(());
+        }
+        let (header, req) = match Request::decode_frame(&frame, self.svc.config().jute_max_buffer) {
+            Ok(r) => r,
+            Err(RequestError::UnknownOpCode { xid, op }) => {
+                warn!(xid, op, "unknown opcode; closing the connection");
+                self.push_ready(
+                    vec![reply_frame(
+                        xid,
+                        -1,
+                        ErrorCode::Unimplemented,
+                        &Response::Empty,
+                    )],
+                    true,
+                    started,
+                );
+                return Err(Close::Protocol(format!("unknown opcode {op}")));
+            }
+            Err(RequestError::Body { xid, op, source }) => {
+                warn!(xid, %op, error = %source, "undecodable request; closing the connection");
+                let zxid = self.last_zxid();
+                self.push_ready(
+                    vec![reply_frame(
+                        xid,
+                        zxid,
+                        ErrorCode::MarshallingError,
+                        &Response::Empty,
+                    )],
+                    true,
+                    started,
+                );
+                return Err(Close::Protocol(format!(
+                    "undecodable {op} request: {source}"
+                )));
+            }
+            Err(e @ RequestError::Header(_)) => {
+                return Err(Close::Protocol(e.to_string()));
+            }
+        };
+        // Every frame touches the session; a session that is gone or closing gets no answer.
+        if !self.svc.sessions().touch(self.session) {
+            debug!(
+                session = format_args!("0x{:x}", self.session),
+                "request for a closed session dropped"
+            );
+            return Ok(());
+        }
+        self.stats
+            .last_cxid
+            .store(i64::from(header.xid), Ordering::Relaxed);
+        let xid = header.xid;
+        match req {
+            Request::Auth(packet) => {
+                let scheme = packet.scheme.to_string();
+                let ok = match scheme.as_str() {
+                    "digest" => {
+                        let ids = acl::authenticate_digest(
+                            &packet.auth,
+                            self.svc.config().super_digest.as_deref(),
+                        );
+                        for id in ids {
+                            if !self.auth.contains(&id) {
+                                self.auth.push(id);
+                            }
+                        }
+                        true
+                    }
+                    "ip" => true,
+                    _ => false,
+                };
+                if ok {
+                    self.push_ready(
+                        vec![reply_frame(xid, 0, ErrorCode::Ok, &Response::Empty)],
+                        false,
+                        started,
+                    );
+                } else {
+                    self.svc.stats().auth_failed.fetch_add(1, Ordering::Relaxed);
+                    self.push_ready(
+                        vec![reply_frame(xid, 0, ErrorCode::AuthFailed, &Response::Empty)],
+                        true,
+                        started,
+                    );
+                    self.closing = true;
+                }
+            }
+            Request::Check(_) => {
+                // Top-level check is invalid (ZooKeeper ≥ 3.9.3): UNIMPLEMENTED, then close.
+                self.push_ready(
+                    vec![reply_frame(
+                        xid,
+                        -1,
+                        ErrorCode::Unimplemented,
+                        &Response::Empty,
+                    )],
+                    true,
+                    started,
+                );
+                return Err(Close::Protocol("top-level check".into()));
+            }
+            Request::Create(_)
+            | Request::Create2(_)
+            | Request::CreateContainer(_)
+            | Request::CreateTtl(_)
+            | Request::Delete(_)
+            | Request::DeleteContainer(_)
+            | Request::SetData(_)
+            | Request::SetAcl(_)
+            | Request::Multi(_)
+            | Request::Reconfig(_)
+            | Request::CloseSession => {
+                let close = matches!(req, Request::CloseSession);
+                let cmd = ZkCommand::request(self.session, xid, now_ms(), self.auth.clone(), req);
+                let fut = self.svc.propose(&cmd);
+                let stats = self.stats.clone();
+                let fut = async move {
+                    match fut.await {
+                        Ok(bytes) => match super::outcome::ZkOutcome::decode(&bytes) {
+                            Ok(o) => {
+                                stats.last_zxid.store(o.zxid, Ordering::Relaxed);
+                                Reply {
+                                    frames: vec![reply_frame(xid, o.zxid, o.err, &o.response)],
+                                    close,
+                                    started,
+                                }
+                            }
+                            Err(e) => {
+                                warn!(error = %e, "undecodable outcome; closing the connection");
+                                Reply {
+                                    frames: Vec::new(),
+                                    close: true,
+                                    started,
+                                }
+                            }
+                        },
+                        Err(e) => {
+                            warn!(error = %e, "write failed; closing the connection");
+                            Reply {
+                                frames: Vec::new(),
+                                close: true,
+                                started,
+                            }
+                        }
+                    }
+                }
+                .boxed();
+                if close {
+                    self.closing = true;
+                }
+                self.queue.push_back(Item::Write(InFlight::new(fut)));
+            }
+            Request::Sync(s) => {
+                let svc = self.svc.clone();
+                let fut = async move {
+                    let reply = match svc.stack().sync().await {
+                        Ok(_) => {
+                            let zxid = svc.last_zxid();
+                            reply_frame(
+                                xid,
+                                zxid,
+                                ErrorCode::Ok,
+                                &Response::Sync(SyncResponse { path: s.path }),
+                            )
+                        }
+                        Err(e) => {
+                            warn!(error = %e, "sync failed");
+                            return Reply {
+                                frames: Vec::new(),
+                                close: true,
+                                started,
+                            };
+                        }
+                    };
+                    Reply {
+                        frames: vec![reply],
+                        close: false,
+                        started,
+                    }
+                }
+                .boxed();
+                self.queue.push_back(Item::Write(InFlight::new(fut)));
+            }
+            req => self.queue.push_back(Item::Read { xid, req, started }),
+        }
+        self.stats
+            .queued
+            .store(self.queue.len() as i64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn push_ready(&mut self, frames: Vec<Bytes>, close: bool, started: Instant) {
+        self.queue.push_back(Item::Ready(Reply {
+            frames,
+            close,
+            started,
+        }));
+    }
+
+    fn deliver(&mut self, reply: Reply) {
+        for f in reply.frames {
+            self.send(f);
+        }
+        self.svc.stats().record_latency(reply.started);
+        if reply.close {
+            self.closing = true;
+            let _ = self.tx.send(Outbound::Close);
+        }
+    }
+
+    /// Sends every reply that is ready in order and runs the reads at the head of the queue,
+    /// stopping at the first write still in flight.
+    pub async fn drain(&mut self) {
+        while self.head.is_none() {
+            let Some(item) = self.queue.pop_front() else {
+                break;
+            };
+            match item {
+                Item::Ready(r) => self.deliver(r),
+                Item::Write(w) => self.head = Some(w),
+                Item::Read { xid, req, started } => {
+                    self.execute_read(xid, req).await;
+                    self.svc.stats().record_latency(started);
+                }
+            }
+        }
+    }
+
+    /// Waits for the write at the head of the queue and delivers its reply. Pending forever if
+    /// there is none (for use in `select!`).
+    pub async fn complete_head(&mut self) {
+        let Some(head) = self.head.as_mut() else {
+            return futures::future::pending().await;
+        };
+        let fut = head
+            .fut
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let reply = fut.await;
+        self.head = None;
+        self.deliver(reply);
+    }
+
+    /// The connection is gone: forget its watches (the session lives on until it expires).
+    pub fn disconnected(&self) {
+        self.svc.hub().unregister(self.conn);
+    }
+
+    /// Runs `f` under the hub's lock with a snapshot whose triggers have all fired.
+    async fn aligned<R>(
+        &self,
+        mut f: impl FnMut(&mut HubState, &crate::store::ReadSnapshot) -> R,
+    ) -> R {
+        loop {
+            let cursor = {
+                let mut st = self.svc.hub().lock();
+                let snap = self.svc.snapshot();
+                let cursor = snap.cursor().unwrap_or(0);
+                if self.svc.applied_cursor() >= cursor {
+                    return f(&mut st, &snap);
+                }
+                cursor
+            };
+            self.svc.wait_applied(cursor).await;
+        }
+    }
+
+    async fn execute_read(&mut self, xid: i32, req: Request) {
+        let conn = self.conn;
+        match req {
+            Request::Ping => {
+                let zxid = self.last_zxid();
+                self.send(reply_frame(
+                    xid::PING,
+                    zxid,
+                    ErrorCode::Ok,
+                    &Response::Empty,
+                ));
+            }
+            Request::WhoAmI => {
+                let client_info = java_set_order(&self.auth)
+                    .into_iter()
+                    .map(|id| ClientInfo {
+                        auth_scheme: id.scheme().into(),
+                        user: id.id().split(':').next().unwrap_or_default().into(),
+                    })
+                    .collect();
+                let zxid = self.last_zxid();
+                self.send(reply_frame(
+                    xid,
+                    zxid,
+                    ErrorCode::Ok,
+                    &Response::WhoAmI(WhoAmIResponse { client_info }),
+                ));
+            }
+            Request::Sasl(_) => {
+                // No SASL configured: ZooKeeper fails the exchange and drops the connection.
+                self.send(reply_frame(xid, 0, ErrorCode::AuthFailed, &Response::Empty));
+                self.closing = true;
+                let _ = self.tx.send(Outbound::Close);
+            }
+            Request::Exists(ref r) if r.watch => {
+                let path = r.path.to_string();
+                self.aligned(|st, snap| {
+                    let reply = self.read_now(snap, &req);
+                    // exists sets its watch even when the node does not exist.
+                    if matches!(reply.1, ErrorCode::Ok | ErrorCode::NoNode) {
+                        st.watches.add_standard(Table::Data, &path, conn);
+                    }
+                    self.send(reply_frame(xid, reply.0, reply.1, &reply.2));
+                })
+                .await;
+            }
+            Request::GetData(ref r) if r.watch => {
+                let path = r.path.to_string();
+                self.aligned(|st, snap| {
+                    let reply = self.read_now(snap, &req);
+                    if reply.1 == ErrorCode::Ok {
+                        st.watches.add_standard(Table::Data, &path, conn);
+                    }
+                    self.send(reply_frame(xid, reply.0, reply.1, &reply.2));
+                })
+                .await;
+            }
+            Request::GetChildren(ref r) if r.watch => {
+                let path = r.path.to_string();
+                self.aligned(|st, snap| {
+                    let reply = self.read_now(snap, &req);
+                    if reply.1 == ErrorCode::Ok {
+                        st.watches.add_standard(Table::Child, &path, conn);
+                    }
+                    self.send(reply_frame(xid, reply.0, reply.1, &reply.2));
+                })
+                .await;
+            }
+            Request::GetChildren2(ref r) if r.watch => {
+                let path = r.path.to_string();
+                self.aligned(|st, snap| {
+                    let reply = self.read_now(snap, &req);
+                    if reply.1 == ErrorCode::Ok {
+                        st.watches.add_standard(Table::Child, &path, conn);
+                    }
+                    self.send(reply_frame(xid, reply.0, reply.1, &reply.2));
+                })
+                .await;
+            }
+            Request::SetWatches(sw) => {
+                let sw2 = SetWatches2 {
+                    relative_zxid: sw.relative_zxid,
+                    data_watches: sw.data_watches,
+                    exist_watches: sw.exist_watches,
+                    child_watches: sw.child_watches,
+                    persistent_watches: Vec::new(),
+                    persistent_recursive_watches: Vec::new(),
+                };
+                self.set_watches(xid, sw2).await;
+            }
+            Request::SetWatches2(sw) => self.set_watches(xid, sw).await,
+            Request::AddWatch(aw) => {
+                let path = aw.path.to_string();
+                let mode = AddWatchMode::from_i32(aw.mode);
+                self.aligned(|st, snap| {
+                    let zxid = self.svc.reader(snap).last_zxid().unwrap_or(0);
+                    match mode {
+                        Some(AddWatchMode::Persistent) => st.watches.add_persistent(&path, conn),
+                        Some(AddWatchMode::PersistentRecursive) => {
+                            st.watches.add_recursive(&path, conn)
+                        }
+                        None => {
+                            self.send(reply_frame(
+                                xid,
+                                zxid,
+                                ErrorCode::MarshallingError,
+                                &Response::Empty,
+                            ));
+                            return;
+                        }
+                    }
+                    self.send(reply_frame(
+                        xid,
+                        zxid,
+                        ErrorCode::Ok,
+                        &Response::AddWatch(ErrorResponse { err: 0 }),
+                    ));
+                })
+                .await;
+            }
+            Request::CheckWatches(r) => {
+                let path = r.path.to_string();
+                let kind = WatcherType::from_i32(r.watcher_type);
+                self.aligned(|st, snap| {
+                    let zxid = self.svc.reader(snap).last_zxid().unwrap_or(0);
+                    let found = kind.is_some_and(|k| watch_matches(st, k, &path, conn, false));
+                    let err = if found {
+                        ErrorCode::Ok
+                    } else {
+                        ErrorCode::NoWatcher
+                    };
+                    self.send(reply_frame(xid, zxid, err, &Response::Empty));
+                })
+                .await;
+            }
+            Request::RemoveWatches(r) => {
+                let path = r.path.to_string();
+                let kind = WatcherType::from_i32(r.watcher_type);
+                self.aligned(|st, snap| {
+                    let zxid = self.svc.reader(snap).last_zxid().unwrap_or(0);
+                    let found = kind.is_some_and(|k| watch_matches(st, k, &path, conn, true));
+                    let err = if found {
+                        ErrorCode::Ok
+                    } else {
+                        ErrorCode::NoWatcher
+                    };
+                    self.send(reply_frame(xid, zxid, err, &Response::Empty));
+                })
+                .await;
+            }
+            other => {
+                let snap = self.svc.snapshot();
+                let (zxid, err, resp) = self.read_now(&snap, &other);
+                self.send(reply_frame(xid, zxid, err, &resp));
+            }
+        }
+    }
+
+    /// Runs a read against `snap`: `(zxid for the reply, err, body)`.
+    fn read_now(
+        &self,
+        snap: &crate::store::ReadSnapshot,
+        req: &Request,
+    ) -> (i64, ErrorCode, Response) {
+        let reader = self.svc.reader(snap);
+        let zxid = reader.last_zxid().unwrap_or(0);
+        match reader.read(req, self.session, &self.auth) {
+            Ok(r) => (zxid, r.err, r.response),
+            Err(e) => {
+                warn!(error = %e, "read failed");
+                (zxid, ErrorCode::SystemError, Response::Empty)
+            }
+        }
+    }
+
+    /// setWatches / setWatches2 (§6.5): catch-up events for what changed after
+    /// `relativeZxid`, registrations for the rest, then the reply.
+    async fn set_watches(&mut self, xid: i32, sw: SetWatches2) {
+        let conn = self.conn;
+        self.aligned(|st, snap| {
+            let reader = self.svc.reader(snap);
+            let zxid = reader.last_zxid().unwrap_or(0);
+            let rel = sw.relative_zxid;
+            let mut events: Vec<(EventType, String)> = Vec::new();
+            for p in &sw.data_watches {
+                match reader.watch_probe(p).ok().flatten() {
+                    None => events.push((EventType::NodeDeleted, p.to_string())),
+                    Some(probe) if probe.mzxid > rel => {
+                        events.push((EventType::NodeDataChanged, p.to_string()))
+                    }
+                    Some(_) => st.watches.add_standard(Table::Data, p, conn),
+                }
+            }
+            for p in &sw.exist_watches {
+                match reader.watch_probe(p).ok().flatten() {
+                    Some(_) => events.push((EventType::NodeCreated, p.to_string())),
+                    None => st.watches.add_standard(Table::Data, p, conn),
+                }
+            }
+            for p in &sw.child_watches {
+                match reader.watch_probe(p).ok().flatten() {
+                    None => events.push((EventType::NodeDeleted, p.to_string())),
+                    Some(probe) if probe.pzxid > rel => {
+                        events.push((EventType::NodeChildrenChanged, p.to_string()))
+                    }
+                    Some(_) => st.watches.add_standard(Table::Child, p, conn),
+                }
+            }
+            for p in &sw.persistent_watches {
+                st.watches.add_persistent(p, conn);
+            }
+            for p in &sw.persistent_recursive_watches {
+                st.watches.add_recursive(p, conn);
+            }
+            for (ev, p) in events {
+                self.send(notification_frame(ev, &p));
+            }
+            self.send(reply_frame(xid, zxid, ErrorCode::Ok, &Response::Empty));
+        })
+        .await;
+    }
+}
+
+/// ZooKeeper's `DataTree.containsWatcher` / `removeWatch` for one connection (§6.3).
+fn watch_matches(
+    st: &mut HubState,
+    kind: WatcherType,
+    path: &str,
+    conn: ConnId,
+    remove: bool,
+) -> bool {
+    let w = &mut st.watches;
+    let hit = |w: &mut super::watches::WatchManager, table: Table, want: Option<WatchMode>| match (
+        w.mode(table, path, conn),
+        want,
+    ) {
+        (Some(m), Some(want)) if m == want => {
+            if remove {
+                w.remove(table, path, conn);
+            }
+            true
+        }
+        (Some(_), None) => {
+            if remove {
+                w.remove(table, path, conn);
+            }
+            true
+        }
+        _ => false,
+    };
+    match kind {
+        WatcherType::Children => hit(w, Table::Child, Some(WatchMode::Standard)),
+        WatcherType::Data => hit(w, Table::Data, Some(WatchMode::Standard)),
+        WatcherType::Any => {
+            let c = hit(w, Table::Child, None);
+            let d = hit(w, Table::Data, None);
+            c || d
+        }
+        WatcherType::Persistent => {
+            let c = hit(w, Table::Child, Some(WatchMode::Persistent));
+            let d = hit(w, Table::Data, Some(WatchMode::Persistent));
+            c || d
+        }
+        WatcherType::PersistentRecursive => {
+            let c = hit(w, Table::Child, Some(WatchMode::PersistentRecursive));
+            let d = hit(w, Table::Data, Some(WatchMode::PersistentRecursive));
+            c || d
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_hashes() {
+        assert_eq!(java_string_hash("ip"), 3367);
+        assert_eq!(java_string_hash(""), 0);
+        assert_eq!(java_string_hash("digest"), -1331913276);
+    }
+
+    #[test]
+    fn auth_ids_in_zookeeper_order() {
+        // Observed on 3.8.0 (fixture java-01): digest bob listed before ip 127.0.0.1.
+        let ids = vec![
+            Id::new("ip", "127.0.0.1"),
+            Id::new("digest", "bob:fyVmFCwVbTJYrznoSu1koqYEYF0="),
+        ];
+        let order: Vec<&str> = java_set_order(&ids).iter().map(|i| i.scheme()).collect();
+        assert_eq!(order, vec!["digest", "ip"]);
+    }
+}

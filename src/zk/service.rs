@@ -1,0 +1,369 @@
+//! `ZkService`: one ZooKeeper node. It opens the platform under the ZooKeeper application — the
+//! virtual log over a local loglet, the LocalStore, the engine stack
+//! Observer/Batching/SessionOrder/Base — restores the session timers from the store, and runs
+//! the node's background jobs: session expiry, container/TTL cleanup, log trimming.
+//!
+//! Layer: `zk`, the top of the platform; the server layer drives it through [`ZkService`] and
+//! [`super::processor::Processor`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use thiserror::Error;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::config::Config;
+use crate::engine::{
+    BaseOptions, BatchingConfig, EngineError, Entry, ProposeFuture, SessionOrderConfig, Stack,
+    StackBuilder,
+};
+use crate::log::{
+    LocalLogletOptions, LocalMetaStore, LogError, LogletConfig, LogletRegistry, VirtualLog,
+    VirtualLogOptions,
+};
+use crate::store::{LocalStore, ReadSnapshot, SharedStore, StoreError, StoreOptions};
+
+use super::applicator::ZkApplicator;
+use super::apply::ZkStateMachine;
+use super::command::{ZkCommand, ZkOp};
+use super::config::ZkConfig;
+use super::hub::Hub;
+use super::outcome::{OutcomeError, ZkOutcome};
+use super::read::{CleanupKind, ZkReader};
+use super::session_id;
+use super::sessions::SessionTracker;
+use super::stats::ServerStats;
+use super::watches::ConnId;
+
+/// The store partition of the ZooKeeper tree.
+const ZK_PARTITION: &str = "zk";
+
+/// Why the node could not start or a command could not complete.
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    #[error("log: {0}")]
+    Log(#[from] LogError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("engine: {0}")]
+    Engine(#[from] EngineError),
+    #[error("undecodable outcome: {0}")]
+    Outcome(#[from] OutcomeError),
+    #[error("startup task failed: {0}")]
+    Startup(String),
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Milliseconds since the epoch: the proposer's clock carried in commands (never read in apply).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// One running ZooKeeper node.
+pub struct ZkService {
+    config: Config,
+    stack: Stack,
+    app: Arc<ZkApplicator>,
+    store: SharedStore,
+    hub: Arc<Hub>,
+    sessions: Arc<SessionTracker>,
+    stats: ServerStats,
+    next_conn: AtomicU64,
+    session_base: i64,
+    session_counter: AtomicU64,
+    jobs: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl ZkService {
+    /// Opens (or creates) the node's log and store under the configured directories and starts
+    /// the engine stack and the background jobs. Needs a multi-threaded tokio runtime.
+    pub async fn open(config: Config) -> Result<Arc<ZkService>, ServiceError> {
+        let log_dir = config.data_log_dir.join("log");
+        let store_dir = config.data_dir.join("store");
+        for dir in [&config.data_dir, &config.data_log_dir, &log_dir] {
+            std::fs::create_dir_all(dir).map_err(|source| ServiceError::Dir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        let meta = Arc::new(LocalMetaStore::open(
+            config.data_log_dir.join("chain.meta"),
+        )?);
+        let registry = Arc::new(LogletRegistry::new(LocalLogletOptions::default()));
+        let vlog = Arc::new(
+            VirtualLog::open(
+                meta,
+                registry,
+                LogletConfig::local(log_dir.join("segment-0")),
+                VirtualLogOptions::default(),
+            )
+            .await?,
+        );
+
+        let zk_config = ZkConfig {
+            extended_types_enabled: config.extended_types_enabled,
+            skip_acl: config.skip_acl,
+            container_max_never_used_ms: config.container_max_never_used_interval_ms as i64,
+            ..ZkConfig::default()
+        };
+        let store_path = store_dir.clone();
+        let (store, app) = tokio::task::spawn_blocking(move || {
+            let mut store = LocalStore::open(
+                &store_path,
+                &StoreOptions::default().with_partition(ZK_PARTITION),
+            )?;
+            let partition = store.partition(ZK_PARTITION)?;
+            let sm = ZkStateMachine::new(partition, zk_config);
+            let cursor = store.applied_cursor();
+            let mut txn = store.begin();
+            if sm.initialize(&mut txn)? {
+                txn.commit(cursor)?;
+                info!("initialised a new ZooKeeper tree");
+            }
+            Ok::<_, StoreError>((store, Arc::new(ZkApplicator::new(sm))))
+        })
+        .await
+        .map_err(|e| ServiceError::Startup(e.to_string()))??;
+        let shared = store.shared();
+
+        let sessions = Arc::new(SessionTracker::default());
+        let hub = Arc::new(Hub::new(sessions.clone()));
+        app.set_listener(hub.clone());
+
+        let stack = StackBuilder::on_virtual_log(vlog, store)
+            .base_options(BaseOptions {
+                tail_poll_interval: Duration::from_millis(20),
+                ..BaseOptions::default()
+            })
+            .observer("zk")
+            .batching(BatchingConfig::default())
+            .observer("batching")
+            .session_order(SessionOrderConfig::default())
+            .build(app.clone())?;
+
+        // Replay is done once the stack has applied up to the log's tail.
+        let snapshot = stack.sync().await?;
+        let restored = app.state_machine().reader(&snapshot).sessions()?;
+        for (id, timeout) in &restored {
+            sessions.add(*id, (*timeout).max(0) as u32);
+        }
+        info!(
+            stack = stack.describe(),
+            sessions = restored.len(),
+            "ZooKeeper node ready"
+        );
+
+        let session_base = session_id::initial_session_id(
+            i64::from(config.server_id),
+            // ZooKeeper uses a monotonic clock here; wall-clock ms keeps ids unique across restarts.
+            now_ms(),
+        );
+        let svc = Arc::new(ZkService {
+            config,
+            stack,
+            app,
+            store: shared,
+            hub,
+            sessions,
+            stats: ServerStats::default(),
+            next_conn: AtomicU64::new(1),
+            session_base,
+            session_counter: AtomicU64::new(0),
+            jobs: std::sync::Mutex::new(Vec::new()),
+        });
+        let jobs = vec![
+            tokio::spawn(expiry_loop(Arc::downgrade(&svc))),
+            tokio::spawn(cleanup_loop(Arc::downgrade(&svc))),
+            tokio::spawn(trim_loop(Arc::downgrade(&svc))),
+        ];
+        if let Ok(mut j) = svc.jobs.lock() {
+            j.extend(jobs);
+        }
+        Ok(svc)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn stack(&self) -> &Stack {
+        &self.stack
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    pub fn sessions(&self) -> &SessionTracker {
+        &self.sessions
+    }
+
+    pub fn stats(&self) -> &ServerStats {
+        &self.stats
+    }
+
+    pub fn state_machine(&self) -> &ZkStateMachine {
+        self.app.state_machine()
+    }
+
+    /// A snapshot of everything applied so far on this node.
+    pub fn snapshot(&self) -> ReadSnapshot {
+        self.store.snapshot()
+    }
+
+    /// Reads against `snapshot`.
+    pub fn reader<'a>(&'a self, snapshot: &'a ReadSnapshot) -> ZkReader<'a> {
+        self.app.state_machine().reader(snapshot)
+    }
+
+    /// The zxid of the last applied write (`lastProcessedZxid`).
+    pub fn last_zxid(&self) -> i64 {
+        let snap = self.snapshot();
+        self.reader(&snap).last_zxid().unwrap_or(0)
+    }
+
+    /// The log position applied so far (exclusive).
+    pub fn applied_cursor(&self) -> u64 {
+        self.stack.base().applied_cursor()
+    }
+
+    /// Waits until the apply loop has run post_apply for everything below `cursor`.
+    pub async fn wait_applied(&self, cursor: u64) {
+        let mut rx = self.stack.base().applied();
+        let _ = rx.wait_for(|c| *c >= cursor).await;
+    }
+
+    /// A fresh connection id.
+    pub fn next_conn_id(&self) -> ConnId {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A fresh session id (§10.1).
+    pub fn next_session_id(&self) -> i64 {
+        let n = self.session_counter.fetch_add(1, Ordering::Relaxed);
+        self.session_base.wrapping_add(n as i64)
+    }
+
+    /// Proposes a command; the future resolves with its outcome once applied here.
+    pub fn propose(&self, cmd: &ZkCommand) -> ProposeFuture {
+        self.stack.propose(Entry::new(cmd.encode()))
+    }
+
+    /// Proposes and waits for the outcome.
+    pub async fn execute(&self, cmd: &ZkCommand) -> Result<ZkOutcome, ServiceError> {
+        let bytes: Bytes = self.propose(cmd).await?;
+        Ok(ZkOutcome::decode(&bytes)?)
+    }
+
+    /// Stops the background jobs and the engine stack, flushing the store.
+    pub async fn shutdown(self: Arc<Self>) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            for j in jobs.drain(..) {
+                j.abort();
+            }
+        }
+        match Arc::try_unwrap(self) {
+            Ok(svc) => {
+                if let Err(e) = svc.stack.shutdown().await {
+                    warn!(error = %e, "engine stack did not shut down cleanly");
+                }
+            }
+            Err(svc) => {
+                if let Err(e) = svc.stack.base().flush().await {
+                    warn!(error = %e, "final flush failed");
+                }
+            }
+        }
+    }
+}
+
+/// Proposes `ExpireSession` for every session whose timer ran out (§10.3): expiry is decided by
+/// a command in the log, never by apply reading a clock.
+async fn expiry_loop(svc: std::sync::Weak<ZkService>) {
+    let tick = match svc.upgrade() {
+        Some(s) => Duration::from_millis(u64::from(s.config.tick_time_ms.clamp(10, 2000)) / 2),
+        None => return,
+    };
+    let mut interval = tokio::time::interval(tick.max(Duration::from_millis(5)));
+    loop {
+        interval.tick().await;
+        let Some(svc) = svc.upgrade() else { return };
+        for session in svc.sessions.take_expired(Instant::now()) {
+            debug!(session = format_args!("0x{session:x}"), "session expired");
+            let cmd = ZkCommand::internal(
+                session,
+                now_ms(),
+                ZkOp::ExpireSession {
+                    session_id: session,
+                },
+            );
+            let fut = svc.propose(&cmd);
+            tokio::spawn(async move {
+                if let Err(e) = fut.await {
+                    warn!(error = %e, "session expiry proposal failed");
+                }
+            });
+        }
+    }
+}
+
+/// ZooKeeper's `ContainerManager`: periodically proposes deleting empty containers and expired
+/// TTL nodes; apply re-checks each candidate.
+async fn cleanup_loop(svc: std::sync::Weak<ZkService>) {
+    let (interval_ms, per_minute) = match svc.upgrade() {
+        Some(s) => (
+            s.config.container_check_interval_ms.max(1),
+            s.config.container_max_per_minute.max(1),
+        ),
+        None => return,
+    };
+    let pause = Duration::from_millis((60_000 / u64::from(per_minute)).max(1));
+    let mut interval = tokio::time::interval(Duration::from_millis(interval_ms));
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        let Some(svc) = svc.upgrade() else { return };
+        let snap = svc.snapshot();
+        let candidates = match svc.reader(&snap).cleanup_candidates(now_ms()) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(error = %e, "container scan failed");
+                continue;
+            }
+        };
+        drop(snap);
+        for c in candidates {
+            let op = match c.kind {
+                CleanupKind::Container => ZkOp::DeleteContainer { path: c.path },
+                CleanupKind::Ttl => ZkOp::ExpireTtl { path: c.path },
+            };
+            if let Err(e) = svc.execute(&ZkCommand::internal(0, now_ms(), op)).await {
+                warn!(error = %e, "cleanup proposal failed");
+            }
+            // At most `znode.container.maxPerMinute` deletions a minute.
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// Lets the base engine trim the log below what the store has durably flushed.
+async fn trim_loop(svc: std::sync::Weak<ZkService>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        interval.tick().await;
+        let Some(svc) = svc.upgrade() else { return };
+        let durable = *svc.stack.base().durable().borrow();
+        svc.stack.top().set_trim_prefix(durable);
+    }
+}

@@ -1,0 +1,258 @@
+//! The data tree over the ZooKeeper partition: the initial nodes, the zxid counter, the session
+//! table and ephemerals index, the container and TTL indexes, children lookups, and the two
+//! structural mutations of ZooKeeper's `DataTree` — `createNode` and `deleteNode` — with their
+//! index upkeep and watch triggers.
+//!
+//! Layer: `zk/`; reads through [`TreeRead`], writes only into an [`Overlay`]. Deterministic:
+//! everything is ordered by key.
+
+use std::ops::ControlFlow;
+
+use bytes::Bytes;
+use zoolog_jute::Acl;
+
+use crate::store::StoreError;
+
+use super::keys;
+use super::node::{Node, NodeKind};
+use super::outcome::{TriggerKind, WatchTrigger};
+use super::overlay::Overlay;
+use super::path;
+use super::view::TreeRead;
+
+/// The session-table value format version.
+const SESSION_FORMAT_V1: u8 = 1;
+
+/// The nodes of a fresh ZooKeeper (`DataTree()`), observed on 3.8.0: every Stat field 0 and
+/// empty (not null) data; `/` and `/zookeeper` have persisted cversion 0, so the wire shows −1
+/// and −2; `/zookeeper/config` has `READ_ACL_UNSAFE` and aversion −1; the others
+/// `OPEN_ACL_UNSAFE`.
+pub(crate) fn initial_nodes() -> Vec<(&'static str, Node)> {
+    let node = |num_children: i32, acl: Vec<Acl>, aversion: i32| {
+        let mut n = Node::created(0, 0, 0, Some(Bytes::new()), acl);
+        n.num_children = num_children;
+        n.stat.aversion = aversion;
+        n
+    };
+    vec![
+        (path::ROOT, node(1, Acl::open_unsafe(), 0)),
+        (path::ZOOKEEPER, node(2, Acl::open_unsafe(), 0)),
+        (path::QUOTA, node(0, Acl::open_unsafe(), 0)),
+        (path::CONFIG, node(0, Acl::read_unsafe(), -1)),
+    ]
+}
+
+/// Writes the initial tree and a zxid of 0.
+pub(crate) fn initialize(ov: &mut Overlay<'_>) {
+    for (p, node) in initial_nodes() {
+        ov.add_node(p, node);
+        if p != path::ROOT
+            && let Some((parent, name)) = path::split(p)
+        {
+            ov.put_raw(keys::child(path::normalize(parent), name), Vec::new());
+        }
+    }
+    set_last_zxid(ov, 0);
+}
+
+/// The last zxid, or `None` before initialisation.
+pub(crate) fn last_zxid(r: &dyn TreeRead) -> Result<Option<i64>, StoreError> {
+    match r.raw(keys::META_ZXID)? {
+        None => Ok(None),
+        Some(v) => {
+            let raw: [u8; 8] = v
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("zk last zxid is not 8 bytes".into()))?;
+            Ok(Some(i64::from_be_bytes(raw)))
+        }
+    }
+}
+
+pub(crate) fn set_last_zxid(ov: &mut Overlay<'_>, zxid: i64) {
+    ov.put_raw(keys::META_ZXID.to_vec(), zxid.to_be_bytes().to_vec());
+}
+
+/// The children names of `path`, in byte order.
+pub(crate) fn children(r: &dyn TreeRead, path: &str) -> Result<Vec<String>, StoreError> {
+    let prefix = keys::children_prefix(path::normalize(path));
+    let mut out = Vec::new();
+    let mut bad = false;
+    r.scan_prefix(&prefix, &mut |k, _| {
+        match keys::suffix(k, &prefix) {
+            Some(name) => out.push(name.to_owned()),
+            None => bad = true,
+        }
+        ControlFlow::Continue(())
+    })?;
+    if bad {
+        return Err(StoreError::Corrupt(format!(
+            "child index of {path:?} holds a non-UTF-8 name"
+        )));
+    }
+    Ok(out)
+}
+
+/// The number of strict descendants of `path` (ZooKeeper's `getAllChildrenNumber`, without its
+/// root special cases).
+pub(crate) fn descendant_count(r: &dyn TreeRead, path: &str) -> Result<u64, StoreError> {
+    let mut n = 0u64;
+    r.scan_prefix(&keys::descendants_prefix(path), &mut |_, _| {
+        n += 1;
+        ControlFlow::Continue(())
+    })?;
+    Ok(n)
+}
+
+/// The timeout of a session, if the session exists.
+pub(crate) fn session_timeout(r: &dyn TreeRead, session: i64) -> Result<Option<i32>, StoreError> {
+    r.raw(&keys::session(session))?
+        .map(|v| decode_session(&v))
+        .transpose()
+}
+
+fn decode_session(v: &[u8]) -> Result<i32, StoreError> {
+    match v {
+        [SESSION_FORMAT_V1, a, b, c, d] => Ok(i32::from_be_bytes([*a, *b, *c, *d])),
+        _ => Err(StoreError::Corrupt("malformed zk session record".into())),
+    }
+}
+
+/// Every session with its timeout, by id (as unsigned, i.e. key order).
+pub(crate) fn sessions(r: &dyn TreeRead) -> Result<Vec<(i64, i32)>, StoreError> {
+    let mut out = Vec::new();
+    let mut err = None;
+    r.scan_prefix(&[keys::SESSION], &mut |k, v| {
+        match (keys::session_of(k), decode_session(v)) {
+            (Some(id), Ok(t)) => out.push((id, t)),
+            (None, _) => err = Some(StoreError::Corrupt("malformed zk session key".into())),
+            (_, Err(e)) => err = Some(e),
+        }
+        ControlFlow::Continue(())
+    })?;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+pub(crate) fn put_session(ov: &mut Overlay<'_>, session: i64, timeout: i32) {
+    let mut v = vec![SESSION_FORMAT_V1];
+    v.extend_from_slice(&timeout.to_be_bytes());
+    ov.put_raw(keys::session(session), v);
+}
+
+pub(crate) fn delete_session(ov: &mut Overlay<'_>, session: i64) {
+    ov.delete_raw(keys::session(session));
+}
+
+/// The ephemeral paths of a session, in byte order.
+pub(crate) fn ephemerals(r: &dyn TreeRead, session: i64) -> Result<Vec<String>, StoreError> {
+    paths_under(r, &keys::ephemerals_prefix(session))
+}
+
+/// The paths of an index (`k`, `t`, `e<session>`) in byte order.
+pub(crate) fn paths_under(r: &dyn TreeRead, prefix: &[u8]) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    let mut bad = false;
+    r.scan_prefix(prefix, &mut |k, _| {
+        match keys::suffix(k, prefix) {
+            Some(p) => out.push(p.to_owned()),
+            None => bad = true,
+        }
+        ControlFlow::Continue(())
+    })?;
+    if bad {
+        return Err(StoreError::Corrupt(
+            "zk index holds a non-UTF-8 path".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn index_key(kind: NodeKind, path: &str) -> Option<Vec<u8>> {
+    match kind {
+        NodeKind::Persistent => None,
+        NodeKind::Ephemeral(session) => Some(keys::ephemeral(session, path)),
+        NodeKind::Container => Some(keys::container(path)),
+        NodeKind::Ttl(_) => Some(keys::ttl(path)),
+    }
+}
+
+/// `DataTree.createNode`: adds `node` at `path` (which must be valid, with an existing parent
+/// and no node there: apply checked), raises the parent's persisted cversion to
+/// `parent_cversion` (setting its pzxid) only if that is larger, and fires `NodeCreated(path)`
+/// then `NodeChildrenChanged(parent)`.
+pub(crate) fn create_node(
+    ov: &mut Overlay<'_>,
+    path: &str,
+    node: Node,
+    parent_cversion: i32,
+    extended_types: bool,
+    triggers: &mut Vec<WatchTrigger>,
+) -> Result<(), StoreError> {
+    let Some((parent_path, name)) = path::split(path) else {
+        return Err(StoreError::Corrupt(format!(
+            "create of {path:?} without a parent"
+        )));
+    };
+    let parent_path = path::normalize(parent_path);
+    let Some(mut parent) = ov.node(parent_path)? else {
+        return Err(StoreError::Corrupt(format!(
+            "create of {path:?}: parent missing"
+        )));
+    };
+    if parent_cversion > parent.stat.cversion {
+        parent.stat.cversion = parent_cversion;
+        parent.stat.pzxid = node.stat.czxid;
+    }
+    parent.num_children = parent.num_children.wrapping_add(1);
+    ov.put_node(parent_path, parent);
+    ov.put_raw(keys::child(parent_path, name), Vec::new());
+    if let Some(k) = index_key(node.kind(extended_types), path) {
+        ov.put_raw(k, Vec::new());
+    }
+    ov.add_node(path, node);
+    triggers.push(WatchTrigger::new(path, TriggerKind::NodeCreated));
+    triggers.push(WatchTrigger::new(
+        parent_path,
+        TriggerKind::NodeChildrenChanged,
+    ));
+    Ok(())
+}
+
+/// `DataTree.deleteNode`: removes the node at `path` (childless: apply checked), lowers the
+/// parent's child count, raises its pzxid to `zxid` if larger (the persisted cversion does not
+/// change), and fires `NodeDeleted(path)` then `NodeChildrenChanged(parent)`. Returns false (and
+/// changes nothing) if there is no such node.
+pub(crate) fn delete_node(
+    ov: &mut Overlay<'_>,
+    path: &str,
+    zxid: i64,
+    extended_types: bool,
+    triggers: &mut Vec<WatchTrigger>,
+) -> Result<bool, StoreError> {
+    let Some((parent_path, name)) = path::split(path) else {
+        return Ok(false);
+    };
+    let parent_path = path::normalize(parent_path);
+    let (Some(mut parent), Some(node)) = (ov.node(parent_path)?, ov.node(path)?) else {
+        return Ok(false);
+    };
+    if zxid > parent.stat.pzxid {
+        parent.stat.pzxid = zxid;
+    }
+    parent.num_children = parent.num_children.wrapping_sub(1);
+    ov.put_node(parent_path, parent);
+    ov.delete_raw(keys::child(parent_path, name));
+    if let Some(k) = index_key(node.kind(extended_types), path) {
+        ov.delete_raw(k);
+    }
+    ov.remove_node(path);
+    triggers.push(WatchTrigger::new(path, TriggerKind::NodeDeleted));
+    triggers.push(WatchTrigger::new(
+        parent_path,
+        TriggerKind::NodeChildrenChanged,
+    ));
+    Ok(true)
+}

@@ -1,0 +1,53 @@
+//! `TreeRead`: read access to the ZooKeeper partition, whatever holds it — a read snapshot, the
+//! apply transaction, or the per-command [`Overlay`](super::overlay::Overlay) — and
+//! [`StoreView`], its implementation over any [`StoreRead`].
+//!
+//! Layer: `zk/`; reads the LocalStore through `StoreRead`, writes nothing.
+
+use crate::store::{KeyRange, Partition, StoreError, StoreRead, Visitor};
+
+use super::keys;
+use super::node::Node;
+use super::path;
+
+/// Point reads and prefix scans of the ZooKeeper partition, plus decoded node lookups.
+pub(crate) trait TreeRead {
+    /// The raw value of `key`.
+    fn raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Visits every entry whose key starts with `prefix`, in key order, until `Break`.
+    fn scan_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError>;
+
+    /// The node at `path` (`""` is the root, as in ZooKeeper).
+    fn node(&self, path: &str) -> Result<Option<Node>, StoreError> {
+        let path = path::normalize(path);
+        match self.raw(&keys::node(path))? {
+            Some(v) => Node::decode(path, v).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// [`TreeRead`] over one partition of a [`StoreRead`] (a snapshot or a transaction).
+#[derive(Clone, Copy)]
+pub(crate) struct StoreView<'a> {
+    store: &'a dyn StoreRead,
+    partition: &'a Partition,
+}
+
+impl<'a> StoreView<'a> {
+    pub(crate) fn new(store: &'a dyn StoreRead, partition: &'a Partition) -> Self {
+        StoreView { store, partition }
+    }
+}
+
+impl TreeRead for StoreView<'_> {
+    fn raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.get(self.partition, key)
+    }
+
+    fn scan_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {
+        self.store
+            .for_each(self.partition, &KeyRange::prefix(prefix), visit)
+    }
+}

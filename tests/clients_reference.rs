@@ -1,0 +1,117 @@
+//! The real-client suites (kazoo, Java, C, Rust) against the reference: Apache ZooKeeper 3.8
+//! standalone from the Debian jars. These tests prove the suites themselves right; the same
+//! suites then run against zoolog (one more `Server` constructor).
+//!
+//! Each test starts its own server (`support::Server::apache`) with `suites::reference_config()`
+//! (tickTime 200 ms, sessions 400..4000 ms, container checks every 200 ms, a super user, TTL nodes
+//! on), runs one suite and fails with the suite's report and the server's log tail. Run one by
+//! hand with `cargo test --test clients_reference kazoo -- --nocapture`.
+
+mod support;
+
+#[path = "clients/rust_suite.rs"]
+mod rust_suite;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use support::suites;
+use support::{Server, ServerConfig};
+
+/// At most two suites at a time: each is a JVM server plus a client, on a 2-core machine.
+static SLOTS: Mutex<u8> = Mutex::new(0);
+
+struct Slot;
+
+impl Slot {
+    fn take() -> Slot {
+        loop {
+            {
+                let mut n = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+                if *n < 2 {
+                    *n += 1;
+                    return Slot;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *SLOTS.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+    }
+}
+
+fn reference() -> Server {
+    Server::apache(suites::reference_config())
+}
+
+#[test]
+fn kazoo_suite_against_apache_zookeeper() {
+    let _slot = Slot::take();
+    let server = reference();
+    let run = suites::run_kazoo(&server);
+    suites::check_run("kazoo", &server, &run);
+}
+
+#[test]
+fn java_suite_against_apache_zookeeper() {
+    let _slot = Slot::take();
+    let server = reference();
+    let run = suites::run_java(&server);
+    suites::check_run("java", &server, &run);
+}
+
+#[test]
+fn c_suite_against_apache_zookeeper() {
+    let _slot = Slot::take();
+    let server = reference();
+    let run = suites::run_c(&server);
+    suites::check_run("c", &server, &run);
+}
+
+/// The suite configuration for the in-process Rust suite, from a server.
+pub fn rust_suite_config(server: &Server) -> rust_suite::SuiteConfig {
+    let c: &ServerConfig = server.config();
+    rust_suite::SuiteConfig {
+        server: server.connect_string(),
+        tick_time_ms: c.tick_time_ms,
+        min_session_timeout_ms: c.min_session_timeout(),
+        max_session_timeout_ms: c.max_session_timeout(),
+        super_auth: c.super_user.as_ref().map(|(u, p)| format!("{u}:{p}")),
+        container_check_ms: c.container_check_interval_ms,
+        ttl: c.extended_types,
+    }
+}
+
+#[test]
+fn rust_suite_against_apache_zookeeper() {
+    let _slot = Slot::take();
+    let server = reference();
+    let cfg = rust_suite_config(&server);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let result = rt.block_on(async {
+        tokio::time::timeout(suites::SUITE_TIMEOUT, rust_suite::run(cfg)).await
+    });
+    rt.shutdown_timeout(Duration::from_secs(5));
+    match result {
+        Ok(Ok(report)) => println!("{report}"),
+        Ok(Err(report)) => panic!(
+            "rust suite against {} at {} failed\n{report}\n--- server log (tail) ---\n{}",
+            server.name(),
+            server.addr(),
+            server.log_tail(80)
+        ),
+        Err(_) => panic!(
+            "rust suite timed out after {:?}\n--- server log (tail) ---\n{}",
+            suites::SUITE_TIMEOUT,
+            server.log_tail(80)
+        ),
+    }
+}
