@@ -94,6 +94,24 @@ pub async fn serve(
 
     let mut reading = true;
     loop {
+        // Frames already buffered (pipelined behind the ConnectRequest, or read together).
+        while reading {
+            match codec.decode(&mut buf) {
+                Ok(Some(frame)) => {
+                    if let Err(close) = p.on_frame(frame) {
+                        if let Close::Protocol(why) = close {
+                            info!(%peer, why, "closing the connection on bad input");
+                        }
+                        reading = false;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    info!(%peer, error = %e, "closing the connection on a bad frame");
+                    reading = false;
+                }
+            }
+        }
         p.drain().await;
         if p.is_closing() {
             reading = false;
@@ -105,25 +123,7 @@ pub async fn serve(
             r = rd.read_buf(&mut buf), if reading => {
                 match r {
                     Ok(0) => break,
-                    Ok(_) => loop {
-                        match codec.decode(&mut buf) {
-                            Ok(Some(frame)) => {
-                                if let Err(close) = p.on_frame(frame) {
-                                    if let Close::Protocol(why) = close {
-                                        info!(%peer, why, "closing the connection on bad input");
-                                    }
-                                    reading = false;
-                                    break;
-                                }
-                            }
-                            Ok(None) => break,
-                            Err(e) => {
-                                info!(%peer, error = %e, "closing the connection on a bad frame");
-                                reading = false;
-                                break;
-                            }
-                        }
-                    },
+                    Ok(_) => {}
                     Err(e) => {
                         debug!(%peer, error = %e, "read failed");
                         break;

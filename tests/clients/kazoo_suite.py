@@ -449,7 +449,18 @@ class Session:
             time.sleep(0.02)
         raise Mismatch("%s: not connected within %.1fs (state %s)" % (self.name, timeout, self.zk.state))
 
+    def close_session(self):
+        """closeSession (-11), waiting for the reply: then the server has deleted the session's
+        ephemerals and queued their notifications. (kazoo's stop() may close the socket without
+        sending closeSession at all when its connection loop sees the stop flag first.)"""
+        self.call(Req(-11, b"", None, "closeSession"))
+
     def close(self):
+        if self.zk.connected:
+            try:
+                self.close_session()
+            except Exception:
+                pass
         try:
             self.zk.stop()
         except Exception:
@@ -1550,7 +1561,7 @@ def session_close_removes_ephemerals(t):
     b.zk.get(r + "/e1", watch=noop_watch)
     b.zk.exists(r + "/e2", watch=noop_watch)
     b.call(r_add_watch(r + "/p", 1))
-    c.zk.stop()  # closeSession
+    c.close_session()
     t.events(b, [(DELETED, r + "/e1"), (DELETED, r + "/e2"), (CHILD, r), (DELETED, r + "/p/e0000000000")],
              "closeSession deletes the ephemerals (order of deletion unspecified)", unordered=True)
     after = b.zk.exists(r)
@@ -1621,7 +1632,7 @@ def session_resume_and_reconnect(t):
     t.true("the real session is unaffected", d.zk.exists(r + "/e") is not None)
     # closing the resumed session deletes the ephemerals of the session
     b.zk.get_children(r, watch=noop_watch)
-    d.zk.stop()
+    d.close_session()
     t.events(b, [(CHILD, r)], "closing the resumed session")
     t.eq("ephemerals gone", sorted(b.zk.get_children(r)), ["bobs", "later", "new", "w"])
     # the first client object now finds its session closed
@@ -1691,7 +1702,7 @@ def containers_and_ttl(t):
     c.call(r_create(19, r + "/c2", flags=4))
     c.zk.create(r + "/c2/e", b"", ephemeral=True)
     b.zk.exists(r + "/c2", watch=noop_watch)
-    c.zk.stop()
+    c.close_session()
     t.wait_events(b, 1, bound, "container emptied by a session close")
     t.events(b, [(DELETED, r + "/c2")], "the container emptied by closeSession is deleted")
     if t.args.no_ttl:

@@ -1,0 +1,306 @@
+//! Restart with real crashes: a zoolog process holding sessions, ephemerals and data is killed
+//! with SIGKILL and restarted on the same port and data directory. A client that reconnects
+//! within its timeout keeps its session and ephemerals and finds every acknowledged write; a
+//! session that does not come back expires after restart and its ephemerals go. Also: bad input
+//! (garbage, truncated and over-size frames, unknown opcodes) closes only the offending
+//! connection while other clients carry on.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use zookeeper_client as zk;
+
+struct Node {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn write_cfg(dir: &Path, port: u16) -> std::path::PathBuf {
+    let cfg = dir.join("zoo.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "tickTime=200\nminSessionTimeout=400\nmaxSessionTimeout=20000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\njute.maxbuffer=65536\n",
+            dir.join("data").display()
+        ),
+    )
+    .expect("write cfg");
+    cfg
+}
+
+fn start(cfg: &Path) -> Node {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zoolog"))
+        .arg("serve")
+        .arg("--config")
+        .arg(cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn zoolog");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    Node { child, addr }
+}
+
+fn open() -> zk::CreateOptions<'static> {
+    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
+}
+
+fn ephemeral() -> zk::CreateOptions<'static> {
+    zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all())
+}
+
+async fn connect(addr: SocketAddr, timeout: Duration) -> zk::Client {
+    zk::Client::connector()
+        .with_session_timeout(timeout)
+        .connect(&addr.to_string())
+        .await
+        .expect("connect")
+}
+
+/// A session on a raw socket: it never reconnects and never closes, like a client that died.
+fn raw_session_with_ephemeral(addr: SocketAddr, timeout_ms: i32, path: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let mut p = Vec::new();
+    p.extend_from_slice(&0i32.to_be_bytes());
+    p.extend_from_slice(&0i64.to_be_bytes());
+    p.extend_from_slice(&timeout_ms.to_be_bytes());
+    p.extend_from_slice(&0i64.to_be_bytes());
+    p.extend_from_slice(&16i32.to_be_bytes());
+    p.extend_from_slice(&[0u8; 16]);
+    p.push(0);
+    s.write_all(&frame(&p)).expect("write");
+    let mut c = Vec::new();
+    c.extend_from_slice(&1i32.to_be_bytes()); // xid
+    c.extend_from_slice(&1i32.to_be_bytes()); // create
+    c.extend_from_slice(&(path.len() as i32).to_be_bytes());
+    c.extend_from_slice(path.as_bytes());
+    c.extend_from_slice(&0i32.to_be_bytes()); // empty data
+    c.extend_from_slice(&1i32.to_be_bytes()); // one ACL
+    c.extend_from_slice(&31i32.to_be_bytes());
+    for part in ["world", "anyone"] {
+        c.extend_from_slice(&(part.len() as i32).to_be_bytes());
+        c.extend_from_slice(part.as_bytes());
+    }
+    c.extend_from_slice(&1i32.to_be_bytes()); // EPHEMERAL
+    s.write_all(&frame(&c)).expect("write");
+    // ConnectResponse (4 + 37) then the create reply header (4 + 16) and its path.
+    let want = 4 + 37 + 4 + 16 + 4 + path.len();
+    let mut got = vec![0u8; want];
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.read_exact(&mut got).expect("replies");
+    assert_eq!(
+        &got[4 + 37 + 4 + 12..4 + 37 + 4 + 16],
+        &0i32.to_be_bytes(),
+        "create ok"
+    );
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_keeps_sessions_ephemerals_and_acknowledged_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let cfg = write_cfg(dir.path(), port);
+    let mut node = start(&cfg);
+
+    let a = connect(node.addr, Duration::from_secs(8)).await;
+    a.create("/data", b"v0", &open()).await.expect("create");
+    for i in 0..50 {
+        a.create(
+            &format!("/data/n{i:02}"),
+            format!("{i}").as_bytes(),
+            &open(),
+        )
+        .await
+        .expect("create child");
+    }
+    a.set_data("/data", b"v1", None).await.expect("set");
+    a.create("/eph-a", b"a", &ephemeral()).await.expect("eph a");
+    let id_a = a.session_id();
+    let b = raw_session_with_ephemeral(node.addr, 1200, "/eph-b");
+
+    // Crash: no shutdown, no flush. Client a keeps trying to reconnect; b is gone for good.
+    node.child.kill().expect("kill -9");
+    node.child.wait().expect("reap");
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    node = start(&cfg);
+    assert_eq!(node.addr.port(), port);
+
+    // Client a reconnects by itself within its timeout and resumes its session.
+    let deadline = Instant::now() + Duration::from_secs(6);
+    let (data, stat) = loop {
+        match a.get_data("/data").await {
+            Ok(r) => break r,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "client a never got back: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(a.session_id(), id_a, "session a resumed");
+    assert_eq!(data, b"v1");
+    assert_eq!(stat.num_children, 50);
+    assert_eq!(stat.version, 1);
+    let children = a.list_children("/data").await.expect("children");
+    assert_eq!(children.len(), 50);
+    let eph = a
+        .check_stat("/eph-a")
+        .await
+        .expect("stat")
+        .expect("ephemeral of the resumed session survives");
+    assert_eq!(eph.ephemeral_owner, id_a.0);
+
+    // Session b never comes back: it expires after restart and its ephemeral goes.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if a.check_stat("/eph-b").await.expect("stat").is_none() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "/eph-b never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        a.check_stat("/eph-a").await.expect("stat").is_some(),
+        "a live session keeps its ephemeral"
+    );
+    // Writes keep working after recovery and zxids keep increasing.
+    let st = a
+        .set_data("/data", b"v2", None)
+        .await
+        .expect("set after restart");
+    assert!(st.mzxid > stat.mzxid);
+}
+
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut v = (payload.len() as i32).to_be_bytes().to_vec();
+    v.extend_from_slice(payload);
+    v
+}
+
+fn connect_request() -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(&0i32.to_be_bytes());
+    p.extend_from_slice(&0i64.to_be_bytes());
+    p.extend_from_slice(&10_000i32.to_be_bytes());
+    p.extend_from_slice(&0i64.to_be_bytes());
+    p.extend_from_slice(&16i32.to_be_bytes());
+    p.extend_from_slice(&[0u8; 16]);
+    p.push(0);
+    frame(&p)
+}
+
+/// Reads until the server closes the connection; returns what it sent.
+#[track_caller]
+fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return all,
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(e) => panic!(
+                "server did not close the connection at {}: {e}; got {all:?}",
+                std::panic::Location::caller()
+            ),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_closes_only_that_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_cfg(dir.path(), free_port());
+    let node = start(&cfg);
+    let good = connect(node.addr, Duration::from_secs(8)).await;
+    good.create("/alive", b"", &open()).await.expect("create");
+
+    // Garbage instead of a ConnectRequest.
+    let mut s = TcpStream::connect(node.addr).expect("connect");
+    s.write_all(&frame(b"\x01\x02garbage")).expect("write");
+    assert!(read_to_close(&mut s).is_empty());
+
+    // An over-size frame (jute.maxbuffer=65536): refused from its length alone.
+    let mut s = TcpStream::connect(node.addr).expect("connect");
+    s.write_all(&connect_request()).expect("write");
+    s.write_all(&(1_000_000i32).to_be_bytes()).expect("write");
+    s.write_all(&[0u8; 1024]).expect("write");
+    let got = read_to_close(&mut s);
+    assert_eq!(got.len(), 4 + 37, "only the ConnectResponse came back");
+
+    // A negative length.
+    let mut s = TcpStream::connect(node.addr).expect("connect");
+    s.write_all(&connect_request()).expect("write");
+    s.write_all(&(-5i32).to_be_bytes()).expect("write");
+    assert_eq!(read_to_close(&mut s).len(), 4 + 37);
+
+    // A truncated getData record: MARSHALLINGERROR, then close.
+    let mut s = TcpStream::connect(node.addr).expect("connect");
+    s.write_all(&connect_request()).expect("write");
+    let mut p = Vec::new();
+    p.extend_from_slice(&7i32.to_be_bytes());
+    p.extend_from_slice(&4i32.to_be_bytes());
+    p.extend_from_slice(&100i32.to_be_bytes());
+    p.extend_from_slice(b"/al");
+    s.write_all(&frame(&p)).expect("write");
+    let got = read_to_close(&mut s);
+    assert_eq!(got.len(), 4 + 37 + 4 + 16);
+    let reply = &got[4 + 37 + 4..];
+    assert_eq!(&reply[0..4], &7i32.to_be_bytes());
+    assert_eq!(&reply[12..16], &(-5i32).to_be_bytes(), "MARSHALLINGERROR");
+
+    // An unknown opcode: UNIMPLEMENTED with zxid -1, then close (§3).
+    let mut s = TcpStream::connect(node.addr).expect("connect");
+    s.write_all(&connect_request()).expect("write");
+    let mut p = Vec::new();
+    p.extend_from_slice(&9i32.to_be_bytes());
+    p.extend_from_slice(&99i32.to_be_bytes());
+    s.write_all(&frame(&p)).expect("write");
+    let got = read_to_close(&mut s);
+    let reply = &got[4 + 37 + 4..];
+    assert_eq!(&reply[0..4], &9i32.to_be_bytes());
+    assert_eq!(&reply[4..12], &(-1i64).to_be_bytes());
+    assert_eq!(&reply[12..16], &(-6i32).to_be_bytes(), "UNIMPLEMENTED");
+
+    // A frame cut off mid-way by the client going away.
+    let mut s = TcpStream::connect(node.addr).expect("connect");
+    s.write_all(&connect_request()).expect("write");
+    s.write_all(&(40i32).to_be_bytes()).expect("write");
+    s.write_all(b"\x00\x00").expect("write");
+    drop(s);
+
+    // The server and the other session carry on.
+    good.set_data("/alive", b"still", None)
+        .await
+        .expect("still serving");
+    let (d, _) = good.get_data("/alive").await.expect("get");
+    assert_eq!(d, b"still");
+    let fresh = connect(node.addr, Duration::from_secs(8)).await;
+    assert!(fresh.check_stat("/alive").await.expect("stat").is_some());
+}
