@@ -32,6 +32,27 @@ async fn vlog(
         .unwrap()
 }
 
+/// Keeps appenders from running far ahead of the reconfigurations (on a loaded machine the
+/// reconfiguring task may be scheduled late): at most `per_step × (done + 1)` acknowledged
+/// appends until `steps` reconfigurations are done.
+struct Gate {
+    done: AtomicU64,
+    steps: u64,
+    per_step: u64,
+}
+
+impl Gate {
+    async fn pass(&self, acked: &AtomicU64) {
+        loop {
+            let done = self.done.load(Ordering::Acquire);
+            if done >= self.steps || acked.load(Ordering::Relaxed) < self.per_step * (done + 1) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
 /// Appends from `tasks` tasks × `per_task`; returns every `(task, seq, pos)`.
 async fn appenders(
     log: Arc<VirtualLog>,
@@ -39,13 +60,27 @@ async fn appenders(
     per_task: u64,
     acked: Arc<AtomicU64>,
 ) -> Vec<(u64, u64, Pos)> {
+    gated_appenders(log, tasks, per_task, acked, None).await
+}
+
+async fn gated_appenders(
+    log: Arc<VirtualLog>,
+    tasks: u64,
+    per_task: u64,
+    acked: Arc<AtomicU64>,
+    gate: Option<Arc<Gate>>,
+) -> Vec<(u64, u64, Pos)> {
     let mut handles = Vec::new();
     for t in 0..tasks {
         let log = log.clone();
         let acked = acked.clone();
+        let gate = gate.clone();
         handles.push(tokio::spawn(async move {
             let mut out = Vec::new();
             for i in 0..per_task {
+                if let Some(g) = &gate {
+                    g.pass(&acked).await;
+                }
                 let pos = log.append(payload(t, i)).await.unwrap();
                 acked.fetch_add(1, Ordering::Relaxed);
                 out.push((t, i, pos));
@@ -120,7 +155,18 @@ async fn reconfiguration_under_concurrent_appends() {
     let reg = registry();
     let log = Arc::new(vlog(meta, reg, LogletConfig::mem("m0")).await);
     let acked = Arc::new(AtomicU64::new(0));
-    let work = tokio::spawn(appenders(log.clone(), 16, 500, acked.clone()));
+    let gate = Arc::new(Gate {
+        done: AtomicU64::new(0),
+        steps: 4,
+        per_step: 1600,
+    });
+    let work = tokio::spawn(gated_appenders(
+        log.clone(),
+        16,
+        500,
+        acked.clone(),
+        Some(gate.clone()),
+    ));
 
     let targets = [
         LogletConfig::local(tmp.path().join("l1")),
@@ -138,6 +184,7 @@ async fn reconfiguration_under_concurrent_appends() {
         }
         starts.push(log.reconfig_extend(cfg.clone()).await.unwrap());
         last = acked.load(Ordering::Relaxed);
+        gate.done.fetch_add(1, Ordering::Release);
     }
     let all = work.await.unwrap();
     assert_eq!(all.len(), 8000);

@@ -21,9 +21,9 @@ use futures::future::BoxFuture;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, warn};
 use zoolog_jute::{
-    AddWatchMode, ClientInfo, ConnectRequest, ConnectResponse, ErrorCode, ErrorResponse, EventType,
-    Id, Jute, ReplyHeader, Request, RequestError, Response, SetWatches2, SyncResponse, WatcherType,
-    WhoAmIResponse, xid,
+    AddWatchMode, ClientInfo, ConnectRequest, ConnectResponse, DecodeError, ErrorCode,
+    ErrorResponse, EventType, Id, Jute, ReplyHeader, Request, RequestError, Response, SetWatches2,
+    SyncResponse, WatcherType, WhoAmIResponse, xid,
 };
 
 use super::acl;
@@ -32,7 +32,7 @@ use super::hub::{ConnHandle, HubState, Outbound, notification_frame};
 use super::service::{ZkService, now_ms};
 use super::session_id;
 use super::stats::ConnStats;
-use super::watches::{ConnId, Table, WatchMode};
+use super::watches::{ConnId, Table};
 
 /// Encodes a reply frame payload.
 pub fn reply_frame(xid: i32, zxid: i64, err: ErrorCode, resp: &Response) -> Bytes {
@@ -163,6 +163,9 @@ pub async fn handshake(
         }
     } else {
         let id = req.session_id;
+        // Any live connection of this session here is closed first, even if the password turns
+        // out wrong (observed on 3.8.0).
+        svc.hub().close_session_connections(id);
         let known = {
             let snap = svc.snapshot();
             svc.reader(&snap).session_exists(id).unwrap_or(false)
@@ -304,6 +307,27 @@ impl Processor {
                     started,
                 );
                 return Err(Close::Protocol(format!("unknown opcode {op}")));
+            }
+            Err(RequestError::Body {
+                xid,
+                op,
+                source: DecodeError::Invalid(why),
+            }) => {
+                // Decodable but invalid (reads and writes mixed in one multi): ZooKeeper answers
+                // MARSHALLINGERROR and keeps the connection.
+                debug!(xid, %op, why, "invalid request");
+                let zxid = self.last_zxid();
+                self.push_ready(
+                    vec![reply_frame(
+                        xid,
+                        zxid,
+                        ErrorCode::MarshallingError,
+                        &Response::Empty,
+                    )],
+                    false,
+                    started,
+                );
+                return Ok(());
             }
             Err(RequestError::Body { xid, op, source }) => {
                 warn!(xid, %op, error = %source, "undecodable request; closing the connection");
@@ -678,11 +702,10 @@ impl Processor {
                 let kind = WatcherType::from_i32(r.watcher_type);
                 self.aligned(|st, snap| {
                     let zxid = self.svc.reader(snap).last_zxid().unwrap_or(0);
-                    let found = kind.is_some_and(|k| watch_matches(st, k, &path, conn, false));
-                    let err = if found {
-                        ErrorCode::Ok
-                    } else {
-                        ErrorCode::NoWatcher
+                    let err = match kind.and_then(|k| watch_matches(st, k, &path, conn, false)) {
+                        Some(true) => ErrorCode::Ok,
+                        Some(false) => ErrorCode::NoWatcher,
+                        None => ErrorCode::MarshallingError,
                     };
                     self.send(reply_frame(xid, zxid, err, &Response::Empty));
                 })
@@ -693,11 +716,10 @@ impl Processor {
                 let kind = WatcherType::from_i32(r.watcher_type);
                 self.aligned(|st, snap| {
                     let zxid = self.svc.reader(snap).last_zxid().unwrap_or(0);
-                    let found = kind.is_some_and(|k| watch_matches(st, k, &path, conn, true));
-                    let err = if found {
-                        ErrorCode::Ok
-                    } else {
-                        ErrorCode::NoWatcher
+                    let err = match kind.and_then(|k| watch_matches(st, k, &path, conn, true)) {
+                        Some(true) => ErrorCode::Ok,
+                        Some(false) => ErrorCode::NoWatcher,
+                        None => ErrorCode::MarshallingError,
                     };
                     self.send(reply_frame(xid, zxid, err, &Response::Empty));
                 })
@@ -776,52 +798,33 @@ impl Processor {
     }
 }
 
-/// ZooKeeper's `DataTree.containsWatcher` / `removeWatch` for one connection (§6.3).
+/// ZooKeeper 3.8.0's `checkWatches` / `removeWatches` (§6.3, as observed on the wire): type 1
+/// looks at the child table and type 2 at the data table, whatever the watch's mode (so type 2
+/// also removes a persistent or recursive watch's data entry), type 3 at both. `checkWatches`
+/// answers OK if *any* connection watches the path there (a 3.8 quirk); `removeWatches` acts on
+/// this connection only. `None` for types 4 and 5, which 3.8.0 rejects with MARSHALLINGERROR.
 fn watch_matches(
     st: &mut HubState,
     kind: WatcherType,
     path: &str,
     conn: ConnId,
     remove: bool,
-) -> bool {
-    let w = &mut st.watches;
-    let hit = |w: &mut super::watches::WatchManager, table: Table, want: Option<WatchMode>| match (
-        w.mode(table, path, conn),
-        want,
-    ) {
-        (Some(m), Some(want)) if m == want => {
-            if remove {
-                w.remove(table, path, conn);
-            }
-            true
-        }
-        (Some(_), None) => {
-            if remove {
-                w.remove(table, path, conn);
-            }
-            true
-        }
-        _ => false,
+) -> Option<bool> {
+    let tables: &[Table] = match kind {
+        WatcherType::Children => &[Table::Child],
+        WatcherType::Data => &[Table::Data],
+        WatcherType::Any => &[Table::Child, Table::Data],
+        WatcherType::Persistent | WatcherType::PersistentRecursive => return None,
     };
-    match kind {
-        WatcherType::Children => hit(w, Table::Child, Some(WatchMode::Standard)),
-        WatcherType::Data => hit(w, Table::Data, Some(WatchMode::Standard)),
-        WatcherType::Any => {
-            let c = hit(w, Table::Child, None);
-            let d = hit(w, Table::Data, None);
-            c || d
-        }
-        WatcherType::Persistent => {
-            let c = hit(w, Table::Child, Some(WatchMode::Persistent));
-            let d = hit(w, Table::Data, Some(WatchMode::Persistent));
-            c || d
-        }
-        WatcherType::PersistentRecursive => {
-            let c = hit(w, Table::Child, Some(WatchMode::PersistentRecursive));
-            let d = hit(w, Table::Data, Some(WatchMode::PersistentRecursive));
-            c || d
+    let mut found = false;
+    for &t in tables {
+        if remove {
+            found |= st.watches.remove(t, path, conn).is_some();
+        } else {
+            found |= st.watches.watched_by_anyone(t, path);
         }
     }
+    Some(found)
 }
 
 #[cfg(test)]

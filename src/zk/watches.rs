@@ -207,6 +207,14 @@ impl WatchManager {
         }
     }
 
+    /// Whether any connection watches `path` in `table`.
+    pub fn watched_by_anyone(&self, table: Table, path: &str) -> bool {
+        match table {
+            Table::Data => self.data.by_path.contains_key(path),
+            Table::Child => self.child.by_path.contains_key(path),
+        }
+    }
+
     /// Removes `conn`'s watch on `path` in `table`, returning what was there.
     pub fn remove(&mut self, table: Table, path: &str, conn: ConnId) -> Option<WatchMode> {
         self.table(table).remove(path, conn)

@@ -32,6 +32,7 @@ import threading
 import time
 import traceback
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import zkproxy  # noqa: E402
@@ -670,7 +671,7 @@ def containers_and_ttl(t):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--server", required=True)
+    ap.add_argument("--server", help="host:port (required unless --list)")
     ap.add_argument("--tick-time", type=int, default=2000)
     ap.add_argument("--min-session-timeout", type=int, default=None)
     ap.add_argument("--max-session-timeout", type=int, default=None)
@@ -686,6 +687,8 @@ def main():
         for fn in SCENARIOS:
             print(fn.__name__)
         return 0
+    if not args.server:
+        ap.error("--server is required")
     if args.min_session_timeout is None:
         args.min_session_timeout = 2 * args.tick_time
     if args.max_session_timeout is None:

@@ -12,8 +12,9 @@
 //!   `Server::launch("zoolog", config, |l| { let mut c = Command::new(env!("CARGO_BIN_EXE_zoolog"));
 //!   c.arg("serve").arg("--config").arg(&l.cfg_path); c })`.
 //!
-//! Process output goes to `server.log` in the temp dir; it is printed when a test using the
-//! server panics, and [`Server::log_tail`] gives it to failure messages.
+//! Process output goes to `server.log` in the temp dir; its tail is printed when the server is
+//! dropped during a panic (a failing test). Set `ZOOLOG_KEEP_SERVER_DIR=1` to keep the temp dir
+//! (zoo.cfg, data/, server.log) after the test.
 #![allow(dead_code)]
 
 pub mod suites;
@@ -366,14 +367,20 @@ impl Drop for Server {
         self.stop();
         if std::thread::panicking() {
             eprintln!(
-                "--- {} at {} (log {}) ---\n{}\n--- end of server log ---",
+                "--- {} at {}: server log (tail of {}) ---\n{}\n--- end of server log ---",
                 self.name,
                 self.addr,
                 self.log_path()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default(),
-                self.log_tail(300)
+                self.log_tail(150)
             );
+        }
+        if std::env::var_os("ZOOLOG_KEEP_SERVER_DIR").is_some()
+            && let Some(p) = self.process.take()
+        {
+            let kept = p.dir.keep();
+            eprintln!("{}: kept {}", self.name, kept.display());
         }
     }
 }

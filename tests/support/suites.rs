@@ -36,8 +36,8 @@ pub fn java_suite_classpath() -> String {
     java_classpath(&["zookeeper.jar", "zookeeper-jute.jar", "slf4j-simple.jar"])
 }
 
-/// Panics with the suite's output and the server's log tail unless the run succeeded; prints the
-/// report either way (visible with `cargo test -- --nocapture`).
+/// Panics with the suite's output unless the run succeeded (the server prints its log tail when it
+/// is dropped during the panic); prints the report either way (see it with `-- --nocapture`).
 pub fn check_run(suite: &str, server: &Server, run: &ProgramRun) {
     let status = if run.timed_out {
         format!("timed out after {:?}", run.elapsed)
@@ -49,12 +49,12 @@ pub fn check_run(suite: &str, server: &Server, run: &ProgramRun) {
     };
     if !run.success() {
         panic!(
-            "{suite} suite against {} at {} failed ({status}, {:.1}s)\n--- suite output ---\n{}\n--- server log (tail) ---\n{}",
+            "{suite} suite against {} at {} failed ({status}, {:.1}s)\n--- suite output ---\n{}\n\
+             (the server's log tail follows when it stops)",
             server.name(),
             server.addr(),
             run.elapsed.as_secs_f64(),
             run.output,
-            server.log_tail(80)
         );
     }
     println!(

@@ -2,14 +2,14 @@
 //!
 //! Layer: the only engine that touches the log and the LocalStore directly. It owns
 //! - the log (`Arc<dyn Loglet>`, normally the `VirtualLog`): proposals are stamped with a `base`
-//!   header (origin id, proposal counter), encoded and appended by the [`appender`] task;
-//! - the LocalStore: the [`apply_loop`] thread is its only writer; it reads the log from the
+//!   header (origin id, proposal counter), encoded and appended by the `appender.rs` task;
+//! - the LocalStore: the `apply_loop.rs` thread is its only writer; it reads the log from the
 //!   stored cursor, applies each entry up the stack in one transaction committed with the new
 //!   cursor, runs `post_apply`, and completes the local proposer — matched by the stamp, not by
 //!   position, since apply may see an entry before its append returns;
-//! - `sync` ([`sync_queue`]): one outstanding `check_tail` shared by all callers, then a wait
+//! - `sync` (`sync_queue.rs`): one outstanding `check_tail` shared by all callers, then a wait
 //!   until the applied cursor reaches that tail, then a read snapshot;
-//! - the background flush policy and trimming ([`flusher`]): the log is trimmed only below
+//! - the background flush policy and trimming (`flusher.rs`): the log is trimmed only below
 //!   `min(requested, durable cursor)`;
 //! - two-phase engine enabling ([`control`]): `enable_engine(name)` proposes a control command
 //!   that every replica applies at the same position, persisting a flag in the base partition

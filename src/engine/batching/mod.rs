@@ -7,7 +7,7 @@
 //! `post_apply` fans out per sub-entry. A lone proposal goes down unwrapped. Entries without the
 //! `batch` header (lone proposals, entries from before the engine was enabled) pass through.
 //!
-//! The queue is FIFO and only the [`driver`] task cuts and proposes batches, so proposals reach
+//! The queue is FIFO and only the `driver.rs` task cuts and proposes batches, so proposals reach
 //! the layer below in the order `propose` was called. Sub-entries of a batch are applied at the
 //! batch's log position, one after the other in the same transaction. When this engine sits
 //! above a `SessionOrderEngine`, a batch carries no stream header: batches form the origin's

@@ -9,7 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::engine::entry::Entry;
 use crate::engine::wire::{Reader, WireError};
 
-/// A stream of proposals whose order is kept (a ZooKeeper session, for instance).
+/// A stream of proposals whose order is kept (a client session of the application, for instance).
 pub type StreamId = u64;
 
 /// The stream of proposals that carry no `stream` header (e.g. the batches of a batching engine

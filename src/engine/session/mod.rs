@@ -14,7 +14,7 @@
 //!   predecessor; stale: a copy of an entry already applied). The result is the upper result
 //!   behind a tag byte.
 //! - **post_apply** on the origin: an applied entry completes its proposer with the upper result;
-//!   a gap breaks the stream, which is then repaired by pessimistic resend ([`stream`]). A
+//!   a gap breaks the stream, which is then repaired by pessimistic resend (`stream.rs`). A
 //!   failed append breaks it too. Each proposer's future resolves once, with its entry's real
 //!   result, after every earlier entry of its stream was applied.
 //!
