@@ -6,7 +6,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run test setup build fmt-check clippy unit fixtures bench-codec
+.PHONY: run test setup build fmt-check clippy unit fixtures bench-codec bench bench-smoke
 
 setup:
 	@bash scripts/setup.sh
@@ -26,7 +26,7 @@ clippy: setup
 unit: setup
 	$(CARGO) test --workspace
 
-test: setup fmt-check clippy unit
+test: setup fmt-check clippy unit bench-smoke
 	@echo "make test: all checks passed"
 
 # Re-capture the golden Jute fixtures from a real Apache ZooKeeper 3.8 (see jute/tests/fixtures/README.md).
@@ -36,3 +36,22 @@ fixtures: setup
 # Codec micro-benchmarks (criterion); not part of `make test`.
 bench-codec:
 	$(CARGO) bench -p zoolog-jute --bench codec
+
+# Side-by-side benchmark against Apache ZooKeeper 3.8 (bench/README.md): every workload against
+# both servers, A B A B over several rounds, then 1M znodes for memory and restart time. Prints
+# the table; writes bench/results/{results.json,results.md,chart.png}. Takes about half an hour.
+# Pass options with BENCH_ARGS, e.g. make bench BENCH_ARGS="--rounds 1 --workloads create,getData".
+BENCH_ARGS ?=
+bench: setup
+	@bash bench/setup.sh
+	$(CARGO) build --release --bin zoolog
+	$(CARGO) build --release -p zoolog-bench
+	./target/release/zoolog-bench run --zoolog target/release/zoolog $(BENCH_ARGS)
+
+# The benchmark with tiny counts against both servers (about 20 s): checks that every request got
+# a correct reply, never the speed. Part of `make test`.
+bench-smoke: setup
+	@bash bench/setup.sh
+	$(CARGO) build --bin zoolog
+	$(CARGO) build -p zoolog-bench
+	./target/debug/zoolog-bench smoke --zoolog target/debug/zoolog

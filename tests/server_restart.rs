@@ -5,64 +5,15 @@
 //! (garbage, truncated and over-size frames, unknown opcodes) closes only the offending
 //! connection while other clients carry on.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod zoolog_proc;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use zoolog_proc::{free_port, start, write_cfg};
+
 use zookeeper_client as zk;
-
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-fn write_cfg(dir: &Path, port: u16) -> std::path::PathBuf {
-    let cfg = dir.join("zoo.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "tickTime=200\nminSessionTimeout=400\nmaxSessionTimeout=20000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\njute.maxbuffer=65536\n",
-            dir.join("data").display()
-        ),
-    )
-    .expect("write cfg");
-    cfg
-}
-
-fn start(cfg: &Path) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zoolog"))
-        .arg("serve")
-        .arg("--config")
-        .arg(cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn zoolog");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let addr = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    Node { child, addr }
-}
 
 fn open() -> zk::CreateOptions<'static> {
     zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())

@@ -87,7 +87,10 @@ pub async fn create_level(
                 if c.in_flight() == 0 {
                     break;
                 }
-                match c.next_event().await? {
+                let ev = tokio::time::timeout(std::time::Duration::from_secs(120), c.next_event())
+                    .await
+                    .map_err(|_| invalid("no reply within 120 s"))??;
+                match ev {
                     Event::Reply(r) => {
                         let n = sizes.pop_front().unwrap_or(0);
                         check_created(&r, n, ignore_exists)?;

@@ -40,6 +40,14 @@ pub fn peak_rss_kb(pid: u32) -> Option<u64> {
     status_kb(pid, "VmHWM")
 }
 
+/// The 1-minute load average.
+pub fn load_avg() -> f64 {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// Bytes of disk used by all files under `dir` (allocated blocks, so sparse preallocated
 /// files such as ZooKeeper's 64 MB txn logs count for what they hold).
 pub fn dir_bytes(dir: &Path) -> u64 {

@@ -402,7 +402,7 @@ fn register_font() -> Result<(), String> {
 /// The PNG: zoolog/ZooKeeper ratios of throughput and of p99 latency per workload (log scale),
 /// and the memory/restart figures underneath.
 pub fn chart(path: &Path, sum: &[Summary], res: &SuiteResults, title: &str) -> Result<(), String> {
-    use plotters::coord::ranged1d::{BindKeyPoints, SegmentValue};
+    use plotters::coord::ranged1d::SegmentValue;
     use plotters::prelude::*;
 
     register_font()?;

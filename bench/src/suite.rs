@@ -62,6 +62,8 @@ pub struct RunResult {
     pub server_rss_kb: u64,
     /// The load generator's own CPU seconds during the window (to see when it is the limit).
     pub client_cpu_s: f64,
+    /// 1-minute load average of the machine when the run started (other work on the box).
+    pub load_avg: f64,
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -221,6 +223,7 @@ fn one_run(rt: &Runtime, srv: &Running, wl: &Workload, p: &LoadParams, round: us
     if let Err(e) = rt.block_on(workload::setup(addr, wl, p)) {
         setup_err = Some(format!("setup: {e}"));
     }
+    let load_avg = procfs::load_avg();
     let window = Window::from_now(p);
     let me = std::process::id();
     let (out, cpu) = rt.block_on(async {
@@ -260,6 +263,7 @@ fn one_run(rt: &Runtime, srv: &Running, wl: &Workload, p: &LoadParams, round: us
         server_peak_rss_kb: procfs::peak_rss_kb(pid).unwrap_or(0),
         server_rss_kb: procfs::rss_kb(pid).unwrap_or(0),
         client_cpu_s: cpu.1,
+        load_avg,
         extra: serde_json::Map::new(),
     };
     match out {

@@ -18,6 +18,9 @@ use zoolog_jute::{
 use crate::client::{Conn, Event, Reply};
 use crate::load;
 
+/// A request unanswered this long counts as lost (and ends its session's run).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Everything a workload run is parameterised by (besides the workload itself).
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadParams {
@@ -170,7 +173,7 @@ pub fn standard(scale: Scale) -> Vec<Workload> {
 }
 
 fn count_name(n: usize) -> String {
-    if n >= 1000 && n % 1000 == 0 {
+    if n >= 1000 && n.is_multiple_of(1000) {
         format!("{}k", n / 1000)
     } else {
         n.to_string()
@@ -178,7 +181,7 @@ fn count_name(n: usize) -> String {
 }
 
 pub fn size_name(n: usize) -> String {
-    if n >= 1024 && n % 1024 == 0 {
+    if n >= 1024 && n.is_multiple_of(1024) {
         format!("{}KB", n / 1024)
     } else {
         format!("{n}B")
@@ -290,7 +293,7 @@ impl Rng {
     }
 
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 }
 
@@ -622,7 +625,14 @@ async fn drive(
         if conn.in_flight() == 0 {
             break;
         }
-        match conn.next_event().await {
+        let ev = match tokio::time::timeout(REPLY_TIMEOUT, conn.next_event()).await {
+            Ok(ev) => ev,
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no reply within {REPLY_TIMEOUT:?}"),
+            )),
+        };
+        match ev {
             Ok(Event::Reply(r)) => {
                 let exp = expects.pop_front().expect("one expectation per request");
                 match check(&exp, &r) {
@@ -684,6 +694,11 @@ async fn churn(
                         .map_err(|e| format!("create: {e}"))?;
                     check(&Expect::Created(path.clone()), &r)?;
                     c.close().await.map_err(|e| format!("closeSession: {e}"))
+                };
+                let cycle = async {
+                    tokio::time::timeout(REPLY_TIMEOUT, cycle)
+                        .await
+                        .unwrap_or_else(|_| Err(format!("cycle took over {REPLY_TIMEOUT:?}")))
                 };
                 match cycle.await {
                     Ok(()) => {

@@ -1,5 +1,6 @@
 //! Comparing two transcripts of one scenario, and printing a divergence with both sides decoded.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::exec::Transcript;
@@ -13,17 +14,40 @@ pub fn first_difference(zk: &Transcript, zl: &Transcript) -> Option<usize> {
     (0..n).find(|&i| a.get(i) != b.get(i))
 }
 
+/// The steps whose normalised entries differ.
+pub fn differing_steps(zk: &Transcript, zl: &Transcript) -> BTreeSet<usize> {
+    let group = |t: &Transcript| {
+        let n = t.norm();
+        let mut m: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+        for ((step, _), l) in t.ordered().into_iter().zip(t.lines(&n)) {
+            m.entry(step).or_default().push(l);
+        }
+        m
+    };
+    let a = group(zk);
+    let b = group(zl);
+    a.keys()
+        .chain(b.keys())
+        .copied()
+        .filter(|k| a.get(k) != b.get(k))
+        .collect()
+}
+
 /// A readable report: the step that diverged (as code), then both servers' answers to the steps
 /// around it, normalised and with raw zxids/session ids beside them; `!` marks differing lines.
+/// Later steps that also differ are listed after it (they may be consequences of the first).
 pub fn report(sc: &Sc, zk: &Transcript, zl: &Transcript, at: usize) -> String {
     let na = zk.norm();
     let nb = zl.norm();
     let a = zk.lines(&na);
     let b = zl.lines(&nb);
-    let step_of = |t: &Transcript, i: usize| t.entries.get(i).map(|e| e.step);
-    let step = step_of(zk, at)
+    let oa = zk.ordered();
+    let ob = zl.ordered();
+    let step = oa
+        .get(at)
+        .map(|e| e.0)
         .into_iter()
-        .chain(step_of(zl, at))
+        .chain(ob.get(at).map(|e| e.0))
         .min()
         .unwrap_or(0);
     let mut out = String::new();
@@ -44,13 +68,14 @@ pub fn report(sc: &Sc, zk: &Transcript, zl: &Transcript, at: usize) -> String {
     ra.show_raw = true;
     let mut rb = nb.clone();
     rb.show_raw = true;
-    for (label, t, lines, other, raw) in
-        [("zookeeper", zk, &a, &b, &ra), ("zoolog", zl, &b, &a, &rb)]
-    {
+    for (label, entries, lines, other, raw) in [
+        ("zookeeper", &oa, &a, &b, &ra),
+        ("zoolog", &ob, &b, &a, &rb),
+    ] {
         let _ = writeln!(out, "  {label}:");
         let mut shown = 0;
-        for (i, e) in t.entries.iter().enumerate() {
-            if e.step < first || e.step > step + 1 {
+        for (i, (st, e)) in entries.iter().enumerate() {
+            if *st < first || *st > step + 1 {
                 continue;
             }
             let mark = if lines.get(i) != other.get(i) {
@@ -58,17 +83,29 @@ pub fn report(sc: &Sc, zk: &Transcript, zl: &Transcript, at: usize) -> String {
             } else {
                 " "
             };
-            let _ = writeln!(
-                out,
-                "   {mark} #{} {}: {}",
-                e.step,
-                e.conn,
-                raw.render(&e.v)
-            );
+            let _ = writeln!(out, "   {mark} #{st} {}: {}", e.conn, raw.render(&e.v));
             shown += 1;
         }
         if shown == 0 {
             let _ = writeln!(out, "     (nothing recorded)");
+        }
+    }
+    let later: Vec<usize> = differing_steps(zk, zl)
+        .into_iter()
+        .filter(|s| *s > step + 1)
+        .collect();
+    if !later.is_empty() {
+        let _ = writeln!(
+            out,
+            "  later steps that also differ ({}; zxid ranks shift after a missing or extra zxid):",
+            later.len()
+        );
+        for s in later.iter().take(8) {
+            let _ = writeln!(
+                out,
+                "    #{s} {}",
+                sc.steps.get(*s).map(|x| x.code()).unwrap_or_default()
+            );
         }
     }
     out

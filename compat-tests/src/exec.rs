@@ -52,11 +52,40 @@ impl Transcript {
         value::Norm::new(&z, self.sessions.clone())
     }
 
-    /// One normalised line per entry.
+    /// The entries in comparison order, each with the step it is compared under: by step, and
+    /// within a step by connection (the order of one connection's entries is kept; how entries
+    /// of different connections interleave within one step depends on timing).
+    ///
+    /// When a server closes a connection is seen only when the next read or write on it fails,
+    /// which depends on timing; so a `closed` entry is compared under the step of the
+    /// connection's last other entry, and `no-connection` entries (steps on a connection that is
+    /// already gone) are not compared: what differs is whether replies came, and those are
+    /// entries of their own.
+    pub fn ordered(&self) -> Vec<(usize, &Entry)> {
+        let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut v: Vec<(usize, &Entry)> = Vec::new();
+        for e in &self.entries {
+            match &e.v {
+                V::Rec("no-connection", _) => continue,
+                V::Rec("closed", _) => {
+                    let s = last.get(e.conn.as_str()).copied().unwrap_or(e.step);
+                    v.push((s, e));
+                }
+                _ => {
+                    last.insert(e.conn.as_str(), e.step);
+                    v.push((e.step, e));
+                }
+            }
+        }
+        v.sort_by(|a, b| (a.0, &a.1.conn).cmp(&(b.0, &b.1.conn)));
+        v
+    }
+
+    /// One normalised line per entry, in [`Transcript::ordered`] order.
     pub fn lines(&self, norm: &value::Norm) -> Vec<String> {
-        self.entries
-            .iter()
-            .map(|e| format!("#{} {}: {}", e.step, e.conn, norm.render(&e.v)))
+        self.ordered()
+            .into_iter()
+            .map(|(step, e)| format!("#{step} {}: {}", e.conn, norm.render(&e.v)))
             .collect()
     }
 }
@@ -200,6 +229,7 @@ impl Driver {
             d: self,
             conns: BTreeMap::new(),
             sessions: BTreeMap::new(),
+            conn_session: BTreeMap::new(),
             t: Transcript::default(),
             step: 0,
         };
@@ -278,6 +308,8 @@ struct Exec<'d> {
     d: &'d mut Driver,
     conns: BTreeMap<String, CState>,
     sessions: BTreeMap<String, SInfo>,
+    /// connection name -> the session it last held.
+    conn_session: BTreeMap<String, String>,
     t: Transcript,
     step: usize,
 }
@@ -291,6 +323,14 @@ struct Pending {
 }
 
 impl Exec<'_> {
+    /// A session by the name of a connection that held it last, or by session name.
+    fn session_name(&self, name: &str) -> String {
+        self.conn_session
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
+    }
+
     fn record(&mut self, conn: &str, v: V) {
         self.t.entries.push(Entry {
             step: self.step,
@@ -382,7 +422,7 @@ impl Exec<'_> {
         };
         let (session_id, passwd, name) = match &spec.session {
             SessionSpec::New => (0i64, Bytes::from(vec![0u8; 16]), None),
-            SessionSpec::Resume { of, passwd } => match self.sessions.get(of) {
+            SessionSpec::Resume { of, passwd } => match self.sessions.get(&self.session_name(of)) {
                 Some(s) => {
                     let mut pw = s.passwd.to_vec();
                     match passwd {
@@ -394,7 +434,7 @@ impl Exec<'_> {
                         }
                         Passwd::Zeros => pw = vec![0u8; 16],
                     }
-                    (s.id, Bytes::from(pw), Some(of.clone()))
+                    (s.id, Bytes::from(pw), Some(self.session_name(of)))
                 }
                 None => {
                     self.record(c, V::rec("no-such-session", vec![("of", V::str(of))]));
@@ -408,7 +448,10 @@ impl Exec<'_> {
         };
         let last_zxid_seen = match &spec.last_zxid {
             ZxidSpec::Zero => 0,
-            ZxidSpec::LastSeen(of) => self.sessions.get(of).map_or(0, |s| s.last_zxid),
+            ZxidSpec::LastSeen(of) => self
+                .sessions
+                .get(&self.session_name(of))
+                .map_or(0, |s| s.last_zxid),
             ZxidSpec::Ahead => self.d.last_zxid().unwrap_or(0) + 0x10000,
         };
         let req = ConnectRequest {
@@ -464,6 +507,7 @@ impl Exec<'_> {
                                 state: SState::Alive,
                             });
                             entry.state = SState::Alive;
+                            self.conn_session.insert(c.to_string(), sess_name.clone());
                             cs.session = Some(sess_name);
                         } else if let SessionSpec::Resume { of, .. } = &spec.session
                             && let Some(s) = self.sessions.get_mut(of)
@@ -564,7 +608,7 @@ impl Exec<'_> {
                 let rel = w
                     .rel
                     .as_ref()
-                    .and_then(|s| self.sessions.get(s))
+                    .and_then(|s| self.sessions.get(&self.session_name(s)))
                     .map_or(0, |s| s.last_zxid);
                 let req = watch_request(w, rel);
                 (

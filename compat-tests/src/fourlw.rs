@@ -73,11 +73,98 @@ fn server_lines(text: &str) -> V {
     }
 }
 
+/// `mntr` keys; the per-namespace metrics (`zk_<stat>_<top-level znode>_{read,write}_per_namespace`)
+/// depend on which top-level znodes were ever used, so their namespace is blanked.
+fn mntr_keys(text: &str) -> V {
+    let mut set = std::collections::BTreeSet::new();
+    for l in text.lines().filter(|l| !l.trim().is_empty()) {
+        let k = l.split('\t').next().unwrap_or("").trim();
+        let k = match (
+            k.strip_suffix("_read_per_namespace"),
+            k.strip_suffix("_write_per_namespace"),
+        ) {
+            (Some(head), _) | (_, Some(head)) => {
+                let kind = if k.ends_with("_read_per_namespace") {
+                    "read"
+                } else {
+                    "write"
+                };
+                let stat = head.split('_').nth(1).unwrap_or("");
+                format!("zk_{stat}_<ns>_{kind}_per_namespace")
+            }
+            _ => k.to_string(),
+        };
+        set.insert(k);
+    }
+    V::Set(set.into_iter().map(V::Str).collect())
+}
+
+/// Blocks of a header line followed by tab-indented lines (`wchc`, `wchp`), order-free.
+fn blocks(text: &str) -> V {
+    let mut out: Vec<V> = Vec::new();
+    let mut cur: Option<(String, Vec<V>)> = None;
+    for l in text.lines() {
+        if let Some(rest) = l.strip_prefix('\t') {
+            if let Some((_, items)) = cur.as_mut() {
+                items.push(V::str(blank_hex(rest)));
+            }
+        } else {
+            if let Some((h, items)) = cur.take() {
+                out.push(V::rec(
+                    "block",
+                    vec![("head", V::Str(h)), ("items", V::Set(items))],
+                ));
+            }
+            if !l.trim().is_empty() {
+                cur = Some((blank_hex(l), Vec::new()));
+            }
+        }
+    }
+    if let Some((h, items)) = cur.take() {
+        out.push(V::rec(
+            "block",
+            vec![("head", V::Str(h)), ("items", V::Set(items))],
+        ));
+    }
+    V::Set(out)
+}
+
+/// Blanks only hex ids (paths may contain digits).
+fn blank_hex(l: &str) -> String {
+    let mut out = String::new();
+    let mut rest = l;
+    while let Some(i) = rest.find("0x") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 2..];
+        let n = tail.chars().take_while(|c| c.is_ascii_hexdigit()).count();
+        out.push_str("0xH");
+        rest = &tail[n..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `dump`: the distinct line shapes (bucket dates and counts blanked).
+fn dump_shape(text: &str) -> V {
+    let mut set = std::collections::BTreeSet::new();
+    for l in text.lines() {
+        let b = if let Some(i) = l.find(" expire at ") {
+            format!("{} expire at <date>:", blank(&l[..i]))
+        } else {
+            blank(l)
+        };
+        set.insert(b);
+    }
+    V::Set(set.into_iter().map(V::Str).collect())
+}
+
 /// The comparable shape of `word`'s output `text`.
 pub fn shape(word: &str, text: &str) -> V {
     let s = match word {
         "ruok" | "isro" | "gtmk" | "stmk" | "crst" | "srst" => V::str(text),
-        "mntr" => keys(text, '\t'),
+        "mntr" => mntr_keys(text),
+        "wchc" | "wchp" => blocks(text),
+        "dump" => dump_shape(text),
         "conf" => keys(text, '='),
         "envi" => keys(text, '='),
         "srvr" | "stat" => server_lines(text),

@@ -203,6 +203,16 @@ impl Server {
                     log_path,
                 }),
             };
+            // Another process may answer on a port we thought free: wait for our own server's
+            // "binding to port" before asking it anything.
+            let marker = format!("binding to port /127.0.0.1:{port}");
+            let deadline = Instant::now() + START_TIMEOUT;
+            while !server.log_tail(400).contains(&marker)
+                && server.is_running()
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
             match server.wait_ready(None) {
                 Ok(()) => return Ok(server),
                 Err(e) => {
@@ -317,7 +327,12 @@ impl Server {
                 return Err(format!("process exited early ({st})"));
             }
             match four_letter_word(self.addr, "ruok") {
-                Ok(a) if a == "imok" => return Ok(()),
+                Ok(a) if a == "imok" => match four_letter_word(self.addr, "srvr") {
+                    // ZooKeeper answers ruok before its server is serving; srvr knows.
+                    Ok(s) if s.starts_with("Zookeeper version:") => return Ok(()),
+                    Ok(s) => last = format!("srvr -> {s:?}"),
+                    Err(e) => last = format!("srvr: {e}"),
+                },
                 Ok(a) => last = format!("ruok -> {a:?}"),
                 Err(e) => last = format!("ruok: {e}"),
             }

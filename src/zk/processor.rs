@@ -22,8 +22,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, warn};
 use zoolog_jute::{
     AddWatchMode, ClientInfo, ConnectRequest, ConnectResponse, DecodeError, ErrorCode,
-    ErrorResponse, EventType, Id, Jute, ReplyHeader, Request, RequestError, Response, SetWatches2,
-    SyncResponse, WatcherType, WhoAmIResponse, xid,
+    ErrorResponse, EventType, Id, Jute, ReplyHeader, Request, RequestError, Response,
+    SetSaslResponse, SetWatches2, SyncResponse, WatcherType, WhoAmIResponse, xid,
 };
 
 use super::acl;
@@ -606,10 +606,14 @@ impl Processor {
                 ));
             }
             Request::Sasl(_) => {
-                // No SASL configured: ZooKeeper fails the exchange and drops the connection.
-                self.send(reply_frame(xid, 0, ErrorCode::AuthFailed, &Response::Empty));
-                self.closing = true;
-                let _ = self.tx.send(Outbound::Close);
+                // Without SASL configured, ZooKeeper 3.8 answers OK with a null token and keeps
+                // the connection (observed on the wire).
+                self.send(reply_frame(
+                    xid,
+                    0,
+                    ErrorCode::Ok,
+                    &Response::Sasl(SetSaslResponse { token: None }),
+                ));
             }
             Request::Exists(ref r) if r.watch => {
                 let path = r.path.to_string();

@@ -1,17 +1,27 @@
-//! The scenario catalogue.
+//! The scenario catalogue: every scenario the suite runs, by area.
 
 use crate::script::Sc;
 
+mod acl;
 mod basic;
+mod multi;
+mod sessions;
+mod watches;
+mod wire;
 
 /// Every scenario, in the order the suite runs them.
 pub fn all() -> Vec<Sc> {
     let mut v = Vec::new();
     basic::add(&mut v);
+    multi::add(&mut v);
+    watches::add(&mut v);
+    acl::add(&mut v);
+    sessions::add(&mut v);
+    wire::add(&mut v);
     v
 }
 
-/// Helper: build a scenario with `f` and push it.
+/// Builds a scenario with `f` and appends it.
 pub(crate) fn sc(v: &mut Vec<Sc>, name: &str, f: impl FnOnce(&mut Sc)) {
     let mut s = Sc::new(name);
     f(&mut s);

@@ -38,7 +38,9 @@ pub fn add(v: &mut Vec<Sc>) {
         ("badversion", |p| m_check(&format!("{p}/a"), 42)),
         ("notempty", |p| m_delete(p, -1)),
         ("badargs", |_| m_create("bad//path", "", 0)),
-        ("ephemeral-parent", |p| m_create(&format!("{p}/eph/x"), "", 0)),
+        ("ephemeral-parent", |p| {
+            m_create(&format!("{p}/eph/x"), "", 0)
+        }),
     ];
     for (kind, bad) in failures {
         sc(v, &format!("multi-fail-{kind}"), |s| {
@@ -71,11 +73,20 @@ pub fn add(v: &mut Vec<Sc>) {
         s.connect("c");
         s.send("c", create_acl("/ro", "", Some(world(1)), 0));
         s.send("c", create("/ok", "", 0));
-        s.send("c", multi(vec![m_create("/ok/a", "", 0), m_set("/ro", "x", -1)]));
-        s.send("c", multi(vec![m_create("/ok/a", "", 0), m_create("/ro/x", "", 0)]));
         s.send(
             "c",
-            multi(vec![m_create("/ok/a", "", 0), m_create_acl("/ok/b", "", Some(vec![]), 0)]),
+            multi(vec![m_create("/ok/a", "", 0), m_set("/ro", "x", -1)]),
+        );
+        s.send(
+            "c",
+            multi(vec![m_create("/ok/a", "", 0), m_create("/ro/x", "", 0)]),
+        );
+        s.send(
+            "c",
+            multi(vec![
+                m_create("/ok/a", "", 0),
+                m_create_acl("/ok/b", "", Some(vec![]), 0),
+            ]),
         );
         s.send(
             "c",
@@ -102,10 +113,16 @@ pub fn add(v: &mut Vec<Sc>) {
             ]),
         );
         s.send("c", get_data("/x", false));
-        s.send("c", multi(vec![m_create("/y", "", 0), m_create("/y", "", 0)]));
+        s.send(
+            "c",
+            multi(vec![m_create("/y", "", 0), m_create("/y", "", 0)]),
+        );
         s.send("c", multi(vec![m_delete("/x", -1), m_delete("/x", -1)]));
         s.send("c", exists("/x", false));
-        s.send("c", multi(vec![m_create("/z", "", 1), m_create("/z/c", "", 0)]));
+        s.send(
+            "c",
+            multi(vec![m_create("/z", "", 1), m_create("/z/c", "", 0)]),
+        );
     });
 
     sc(v, "multi-mixed-kinds", |s| {
@@ -199,10 +216,17 @@ pub fn add(v: &mut Vec<Sc>) {
         s.send("c", exists("/s", false));
         s.send(
             "c",
-            multi(vec![m_create("/s/m1", "", 0), m_delete("/s/m1", -1), m_create("/s/m2", "", 0)]),
+            multi(vec![
+                m_create("/s/m1", "", 0),
+                m_delete("/s/m1", -1),
+                m_create("/s/m2", "", 0),
+            ]),
         );
         s.send("c", exists("/s", false));
-        s.send("c", multi(vec![m_create("/s/m3", "", 0), m_check("/s", 99)]));
+        s.send(
+            "c",
+            multi(vec![m_create("/s/m3", "", 0), m_check("/s", 99)]),
+        );
         s.send("c", exists("/s", false));
         s.send("c", get_children2("/s", false));
     });

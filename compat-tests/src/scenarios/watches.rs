@@ -86,7 +86,10 @@ pub fn add(v: &mut Vec<Sc>) {
         s.send("c", exists("/a/b", true));
         s.send("c", delete("/a/b", -1));
         s.send("c", get_data("/a", true));
-        s.send("c", multi(vec![m_set("/a", "y", -1), m_create("/a/c", "", 0)]));
+        s.send(
+            "c",
+            multi(vec![m_set("/a", "y", -1), m_create("/a/c", "", 0)]),
+        );
     });
 
     sc(v, "watch-same-path-many-registrations", |s| {
@@ -140,7 +143,11 @@ pub fn add(v: &mut Vec<Sc>) {
         s.send("w", get_data("/p", true));
         s.send(
             "m",
-            multi(vec![m_create("/p/y", "", 0), m_set("/p", "z", -1), m_check("/p", 7)]),
+            multi(vec![
+                m_create("/p/y", "", 0),
+                m_set("/p", "z", -1),
+                m_check("/p", 7),
+            ]),
         );
         s.send("m", set_data("/p", "after", -1));
     });
@@ -186,7 +193,10 @@ pub fn add(v: &mut Vec<Sc>) {
         s.send("m", delete("/r/a/b", -1));
         s.send("m", create("/r/e-", "", 3));
         s.send("m", create("/rr", "", 0));
-        s.send("m", multi(vec![m_create("/r/m", "", 0), m_delete("/r/m", -1)]));
+        s.send(
+            "m",
+            multi(vec![m_create("/r/m", "", 0), m_delete("/r/m", -1)]),
+        );
         s.send("m", delete("/r/a", -1));
         s.close("m");
         s.send("w", check_watches("/r", RECURSIVE));

@@ -34,7 +34,11 @@ pub fn add(v: &mut Vec<Sc>) {
         s.raw("c5", 3, &[0xff, 0xff, 0xff, 0xff, 0]);
         s.connect("c6");
         // multi with an unknown op type inside.
-        s.raw("c6", 14, &[0, 0, 0, 77, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+        s.raw(
+            "c6",
+            14,
+            &[0, 0, 0, 77, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0],
+        );
         s.connect("c7");
         s.send("c7", exists("/a", false));
     });
@@ -77,7 +81,10 @@ pub fn add(v: &mut Vec<Sc>) {
             ops: vec![
                 Op::Req(create("/q", "", 0)),
                 Op::Req(exists("/q", false)),
-                Op::Raw { op: 99, body: vec![] },
+                Op::Raw {
+                    op: 99,
+                    body: vec![],
+                },
                 Op::Req(exists("/q", false)),
                 Op::Req(delete("/q", -1)),
             ],
@@ -88,7 +95,13 @@ pub fn add(v: &mut Vec<Sc>) {
 
     sc(v, "handshake-old-format", |s| {
         // A pre-3.4 ConnectRequest (no readOnly byte) gets a 36-byte answer.
-        s.connect_with("c1", ConnectSpec { read_only: None, ..Default::default() });
+        s.connect_with(
+            "c1",
+            ConnectSpec {
+                read_only: None,
+                ..Default::default()
+            },
+        );
         s.send("c1", create("/a", "", 1));
         s.send("c1", get_ephemerals(None));
         s.disconnect("c1");
@@ -96,7 +109,10 @@ pub fn add(v: &mut Vec<Sc>) {
             "c2",
             ConnectSpec {
                 read_only: None,
-                session: SessionSpec::Resume { of: "c1".into(), passwd: Passwd::Right },
+                session: SessionSpec::Resume {
+                    of: "c1".into(),
+                    passwd: Passwd::Right,
+                },
                 last_zxid: ZxidSpec::LastSeen("c1".into()),
                 ..Default::default()
             },
@@ -106,39 +122,80 @@ pub fn add(v: &mut Vec<Sc>) {
             "c3",
             ConnectSpec {
                 read_only: None,
-                session: SessionSpec::Resume { of: "c1".into(), passwd: Passwd::Wrong },
+                session: SessionSpec::Resume {
+                    of: "c1".into(),
+                    passwd: Passwd::Wrong,
+                },
                 ..Default::default()
             },
         );
     });
 
     sc(v, "handshake-read-only-byte", |s| {
-        s.connect_with("c1", ConnectSpec { read_only: Some(true), ..Default::default() });
+        s.connect_with(
+            "c1",
+            ConnectSpec {
+                read_only: Some(true),
+                ..Default::default()
+            },
+        );
         s.send("c1", create("/a", "", 0));
         s.send("c1", get_data("/a", false));
     });
 
     sc(v, "handshake-protocol-version", |s| {
-        s.connect_with("c1", ConnectSpec { protocol_version: 1, ..Default::default() });
+        s.connect_with(
+            "c1",
+            ConnectSpec {
+                protocol_version: 1,
+                ..Default::default()
+            },
+        );
         s.send("c1", exists("/", false));
-        s.connect_with("c2", ConnectSpec { protocol_version: -1, ..Default::default() });
+        s.connect_with(
+            "c2",
+            ConnectSpec {
+                protocol_version: -1,
+                ..Default::default()
+            },
+        );
         s.send("c2", exists("/", false));
     });
 
     sc(v, "handshake-client-ahead", |s| {
         s.connect("c0");
         s.send("c0", create("/a", "", 0));
-        s.connect_with("c1", ConnectSpec { last_zxid: ZxidSpec::Ahead, ..Default::default() });
-        s.connect_with("c2", ConnectSpec { last_zxid: ZxidSpec::LastSeen("c0".into()), ..Default::default() });
+        s.connect_with(
+            "c1",
+            ConnectSpec {
+                last_zxid: ZxidSpec::Ahead,
+                ..Default::default()
+            },
+        );
+        s.connect_with(
+            "c2",
+            ConnectSpec {
+                last_zxid: ZxidSpec::LastSeen("c0".into()),
+                ..Default::default()
+            },
+        );
         s.send("c2", exists("/a", false));
     });
 
     sc(v, "handshake-timeouts", |s| {
-        for (i, t) in [1, 999, 1000, 1001, 5000, 19999, 20000, 20001, 10_000_000, 0, -5]
-            .into_iter()
-            .enumerate()
+        for (i, t) in [
+            1, 999, 1000, 1001, 5000, 19999, 20000, 20001, 10_000_000, 0, -5,
+        ]
+        .into_iter()
+        .enumerate()
         {
-            s.connect_with(&format!("c{i}"), ConnectSpec { timeout: t, ..Default::default() });
+            s.connect_with(
+                &format!("c{i}"),
+                ConnectSpec {
+                    timeout: t,
+                    ..Default::default()
+                },
+            );
         }
     });
 
@@ -148,7 +205,12 @@ pub fn add(v: &mut Vec<Sc>) {
             ConnectSpec {
                 pipelined: vec![
                     Op::Xid(-4, auth("digest", "bob:pw")),
-                    Op::Req(create_acl("/a", "x", Some(vec![digest(31, "bob", "pw")]), 0)),
+                    Op::Req(create_acl(
+                        "/a",
+                        "x",
+                        Some(vec![digest(31, "bob", "pw")]),
+                        0,
+                    )),
                     Op::Req(get_data("/a", true)),
                     Op::Req(get_acl("/a")),
                     Op::Req(who_am_i()),
