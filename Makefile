@@ -4,7 +4,8 @@
 # Both first install what a fresh Debian machine lacks (scripts/setup.sh, idempotent).
 
 CARGO ?= cargo
-ARGS ?=
+# `make run ARGS="serve --config zoo.cfg"` runs with a config; the default is the embedded one.
+ARGS ?= serve
 
 .PHONY: run test setup build fmt-check clippy unit fixtures bench-codec bench bench-smoke
 

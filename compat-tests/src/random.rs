@@ -80,11 +80,10 @@ fn write_op(rng: &mut Rng) -> zoolog_jute::MultiOp {
     }
 }
 
-/// One random step.
-fn step(rng: &mut Rng, s: &mut Sc) {
-    let c = rng.pick(&CONNS);
+/// One random request (anything but session changes).
+fn request(rng: &mut Rng) -> zoolog_jute::Request {
     let node = rng.pick(&NODES);
-    match rng.below(100) {
+    match rng.below(94) {
         0..=21 => {
             let flags = rng.pick(&[0, 0, 0, 0, 1, 1, 2, 3]);
             let path = if flags & 2 != 0 {
@@ -93,48 +92,42 @@ fn step(rng: &mut Rng, s: &mut Sc) {
                 node.to_string()
             };
             let d = data(rng);
-            let req = match rng.below(10) {
+            match rng.below(10) {
                 0 => create2(&path, d.as_str(), flags),
                 1 if flags == 0 => container(&path, d.as_str()),
                 2 if flags & 1 == 0 => {
                     ttl(&path, d.as_str(), if flags == 2 { 6 } else { 5 }, 3_600_000)
                 }
                 _ => create(&path, d.as_str(), flags),
-            };
-            s.send(c, req);
+            }
         }
-        22..=32 => {
-            s.send(c, delete(node, version(rng)));
-        }
+        22..=32 => delete(node, version(rng)),
         33..=43 => {
             let d = data(rng);
-            s.send(c, set_data(node, d.as_str(), version(rng)));
+            set_data(node, d.as_str(), version(rng))
         }
         44..=63 => {
             let w = rng.chance(50);
-            let req = match rng.below(4) {
+            match rng.below(4) {
                 0 => exists(node, w),
                 1 => get_data(node, w),
                 2 => get_children(node, w),
                 _ => get_children2(node, w),
-            };
-            s.send(c, req);
+            }
         }
-        64..=67 => {
-            s.send(c, add_watch(node, rng.below(2) as i32));
-        }
+        64..=67 => add_watch(node, rng.below(2) as i32),
         68..=71 => {
             let t = 1 + rng.below(5) as i32;
             if rng.chance(50) {
-                s.send(c, remove_watches(node, t));
+                remove_watches(node, t)
             } else {
-                s.send(c, check_watches(node, t));
+                check_watches(node, t)
             }
         }
         72..=81 => {
             let n = 1 + rng.below(4);
             let ops = (0..n).map(|_| write_op(rng)).collect();
-            s.send(c, multi(ops));
+            multi(ops)
         }
         82..=85 => {
             let n = 1 + rng.below(3);
@@ -148,26 +141,37 @@ fn step(rng: &mut Rng, s: &mut Sc) {
                     }
                 })
                 .collect();
-            s.send(c, multi_read(ops));
+            multi_read(ops)
         }
         86..=88 => {
             if rng.chance(50) {
-                s.send(c, get_acl(node));
+                get_acl(node)
             } else {
                 let perms = rng.pick(&[31, 31, 15, 30, 1]);
-                s.send(c, set_acl(node, Some(world(perms)), version(rng)));
+                set_acl(node, Some(world(perms)), version(rng))
             }
         }
-        89..=90 => {
-            s.send(c, sync(node));
+        89..=90 => sync(node),
+        91..=92 => get_ephemerals(Some(rng.pick(&["/", "/r", "/s/q"]))),
+        _ => all_children(node),
+    }
+}
+
+/// One random step.
+fn step(rng: &mut Rng, s: &mut Sc) {
+    let c = rng.pick(&CONNS);
+    match rng.below(100) {
+        0..=88 => {
+            let r = request(rng);
+            s.send(c, r);
         }
-        91..=92 => {
-            s.send(c, get_ephemerals(Some(rng.pick(&["/", "/r", "/s/q"]))));
+        89..=92 => {
+            // Pipelined: several requests written at once, replies read afterwards.
+            let n = 2 + rng.below(3);
+            let reqs = (0..n).map(|_| request(rng)).collect();
+            s.pipeline(c, reqs);
         }
-        93 => {
-            s.send(c, all_children(node));
-        }
-        94..=96 => {
+        93..=95 => {
             // A new session on this connection: the old one's ephemerals go.
             s.close(c);
             s.connect(c);

@@ -615,50 +615,23 @@ impl Processor {
                     &Response::Sasl(SetSaslResponse { token: None }),
                 ));
             }
+            // exists sets its watch even when the node does not exist; the others only on
+            // success.
             Request::Exists(ref r) if r.watch => {
                 let path = r.path.to_string();
-                self.aligned(|st, snap| {
-                    let reply = self.read_now(snap, &req);
-                    // exists sets its watch even when the node does not exist.
-                    if matches!(reply.1, ErrorCode::Ok | ErrorCode::NoNode) {
-                        st.watches.add_standard(Table::Data, &path, conn);
-                    }
-                    self.send(reply_frame(xid, reply.0, reply.1, &reply.2));
-                })
-                .await;
+                self.watched_read(xid, &req, &path, Table::Data, true).await;
             }
             Request::GetData(ref r) if r.watch => {
                 let path = r.path.to_string();
-                self.aligned(|st, snap| {
-                    let reply = self.read_now(snap, &req);
-                    if reply.1 == ErrorCode::Ok {
-                        st.watches.add_standard(Table::Data, &path, conn);
-                    }
-                    self.send(reply_frame(xid, reply.0, reply.1, &reply.2));
-                })
-                .await;
+                self.watched_read(xid, &req, &path, Table::Data, false).await;
             }
             Request::GetChildren(ref r) if r.watch => {
                 let path = r.path.to_string();
-                self.aligned(|st, snap| {
-                    let reply = self.read_now(snap, &req);
-                    if reply.1 == ErrorCode::Ok {
-                        st.watches.add_standard(Table::Child, &path, conn);
-                    }
-                    self.send(reply_frame(xid, reply.0, reply.1, &reply.2));
-                })
-                .await;
+                self.watched_read(xid, &req, &path, Table::Child, false).await;
             }
             Request::GetChildren2(ref r) if r.watch => {
                 let path = r.path.to_string();
-                self.aligned(|st, snap| {
-                    let reply = self.read_now(snap, &req);
-                    if reply.1 == ErrorCode::Ok {
-                        st.watches.add_standard(Table::Child, &path, conn);
-                    }
-                    self.send(reply_frame(xid, reply.0, reply.1, &reply.2));
-                })
-                .await;
+                self.watched_read(xid, &req, &path, Table::Child, false).await;
             }
             Request::SetWatches(sw) => {
                 let sw2 = SetWatches2 {
@@ -735,6 +708,27 @@ impl Processor {
                 self.send(reply_frame(xid, zxid, err, &resp));
             }
         }
+    }
+
+    /// A read that sets a standard watch on `path` in `table` when it succeeds (or, with
+    /// `even_if_missing`, when the node does not exist), its reply queued under the hub's lock.
+    async fn watched_read(
+        &self,
+        xid: i32,
+        req: &Request,
+        path: &str,
+        table: Table,
+        even_if_missing: bool,
+    ) {
+        let conn = self.conn;
+        self.aligned(|st, snap| {
+            let (zxid, err, resp) = self.read_now(snap, req);
+            if err == ErrorCode::Ok || (even_if_missing && err == ErrorCode::NoNode) {
+                st.watches.add_standard(table, path, conn);
+            }
+            self.send(reply_frame(xid, zxid, err, &resp));
+        })
+        .await;
     }
 
     /// Runs a read against `snap`: `(zxid for the reply, err, body)`.
