@@ -623,15 +623,18 @@ impl Processor {
             }
             Request::GetData(ref r) if r.watch => {
                 let path = r.path.to_string();
-                self.watched_read(xid, &req, &path, Table::Data, false).await;
+                self.watched_read(xid, &req, &path, Table::Data, false)
+                    .await;
             }
             Request::GetChildren(ref r) if r.watch => {
                 let path = r.path.to_string();
-                self.watched_read(xid, &req, &path, Table::Child, false).await;
+                self.watched_read(xid, &req, &path, Table::Child, false)
+                    .await;
             }
             Request::GetChildren2(ref r) if r.watch => {
                 let path = r.path.to_string();
-                self.watched_read(xid, &req, &path, Table::Child, false).await;
+                self.watched_read(xid, &req, &path, Table::Child, false)
+                    .await;
             }
             Request::SetWatches(sw) => {
                 let sw2 = SetWatches2 {
@@ -675,32 +678,12 @@ impl Processor {
                 .await;
             }
             Request::CheckWatches(r) => {
-                let path = r.path.to_string();
-                let kind = WatcherType::from_i32(r.watcher_type);
-                self.aligned(|st, snap| {
-                    let zxid = self.svc.reader(snap).last_zxid().unwrap_or(0);
-                    let err = match kind.and_then(|k| watch_matches(st, k, &path, conn, false)) {
-                        Some(true) => ErrorCode::Ok,
-                        Some(false) => ErrorCode::NoWatcher,
-                        None => ErrorCode::MarshallingError,
-                    };
-                    self.send(reply_frame(xid, zxid, err, &Response::Empty));
-                })
-                .await;
+                self.check_or_remove_watches(xid, &r.path, r.watcher_type, false)
+                    .await
             }
             Request::RemoveWatches(r) => {
-                let path = r.path.to_string();
-                let kind = WatcherType::from_i32(r.watcher_type);
-                self.aligned(|st, snap| {
-                    let zxid = self.svc.reader(snap).last_zxid().unwrap_or(0);
-                    let err = match kind.and_then(|k| watch_matches(st, k, &path, conn, true)) {
-                        Some(true) => ErrorCode::Ok,
-                        Some(false) => ErrorCode::NoWatcher,
-                        None => ErrorCode::MarshallingError,
-                    };
-                    self.send(reply_frame(xid, zxid, err, &Response::Empty));
-                })
-                .await;
+                self.check_or_remove_watches(xid, &r.path, r.watcher_type, true)
+                    .await
             }
             other => {
                 let snap = self.svc.snapshot();
@@ -727,6 +710,22 @@ impl Processor {
                 st.watches.add_standard(table, path, conn);
             }
             self.send(reply_frame(xid, zxid, err, &resp));
+        })
+        .await;
+    }
+
+    /// checkWatches (`remove == false`) and removeWatches.
+    async fn check_or_remove_watches(&self, xid: i32, path: &str, kind: i32, remove: bool) {
+        let conn = self.conn;
+        let kind = WatcherType::from_i32(kind);
+        self.aligned(|st, snap| {
+            let zxid = self.svc.reader(snap).last_zxid().unwrap_or(0);
+            let err = match kind.and_then(|k| watch_matches(st, k, path, conn, remove)) {
+                Some(true) => ErrorCode::Ok,
+                Some(false) => ErrorCode::NoWatcher,
+                None => ErrorCode::MarshallingError,
+            };
+            self.send(reply_frame(xid, zxid, err, &Response::Empty));
         })
         .await;
     }
