@@ -88,8 +88,9 @@ fn bench(c: &mut Criterion) {
         .expect("runtime");
     let mut group = c.benchmark_group("engine_stack");
     group.throughput(Throughput::Elements(ROUND));
-    group.sample_size(20);
-    group.measurement_time(Duration::from_secs(6));
+    group.sample_size(15);
+    group.measurement_time(Duration::from_secs(5));
+    group.warm_up_time(Duration::from_secs(1));
     for (name, layers) in stacks() {
         let dir = tempfile::tempdir().expect("tempdir");
         let stack = rt.block_on(async {

@@ -5,8 +5,9 @@
 //! ```
 //!
 //! 64 concurrent appenders, 100-byte entries, each append awaited until durable; group commit
-//! on (default options) versus one fdatasync per append (`max_batch = 1`). Set
-//! `ZOOLOG_BENCH_DIR` to measure on another file system than the temp directory's.
+//! on (default options), group commit without segment preallocation, and one fdatasync per
+//! append (`max_batch = 1`). Set `ZOOLOG_BENCH_DIR` to measure on another file system than the
+//! temp directory's, `ZOOLOG_BENCH_SECS` to change the duration of each run (default 5).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -71,6 +72,30 @@ async fn run(opts: LocalLogletOptions, duration: Duration) -> Outcome {
     }
 }
 
+/// Mean latency of `write(116 bytes) + fdatasync` on this file system, appending to a growing
+/// file and overwriting preallocated zeros: the bound a closed loop of appenders runs into.
+fn raw_fdatasync_us(dir: &std::path::Path, preallocated: bool) -> f64 {
+    use std::os::unix::fs::FileExt;
+    let path = dir.join(if preallocated {
+        "probe-pre"
+    } else {
+        "probe-grow"
+    });
+    let f = std::fs::File::create(&path).unwrap();
+    const N: u64 = 300;
+    if preallocated {
+        f.write_all_at(&vec![0u8; (N * 116) as usize], 0).unwrap();
+        f.sync_all().unwrap();
+    }
+    let rec = [7u8; 116];
+    let t0 = Instant::now();
+    for i in 0..N {
+        f.write_all_at(&rec, i * 116).unwrap();
+        f.sync_data().unwrap();
+    }
+    t0.elapsed().as_micros() as f64 / N as f64
+}
+
 fn report(name: &str, o: &Outcome) {
     println!(
         "{name:<18} {:>9.0} appends/s  {:>8} appends  {:>7} fsyncs  {:>6.1} appends/fsync  p50 {:>6} us  p99 {:>6} us",
@@ -91,17 +116,45 @@ fn local_loglet_append_throughput() {
         .build()
         .unwrap();
     rt.block_on(async {
-        println!("LocalLoglet, {APPENDERS} concurrent appenders, {ENTRY}-byte entries, acked when durable");
-        let group = run(LocalLogletOptions::default(), Duration::from_secs(5)).await;
-        report("group commit", &group);
-        let single = run(
-            LocalLogletOptions {
-                max_batch: 1,
-                ..LocalLogletOptions::default()
-            },
-            Duration::from_secs(5),
+        println!(
+            "LocalLoglet, {APPENDERS} concurrent appenders, {ENTRY}-byte entries, acked when durable"
+        );
+        let secs = std::env::var("ZOOLOG_BENCH_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(5);
+        let d = Duration::from_secs(secs);
+        let probe = tempfile::tempdir_in(
+            std::env::var_os("ZOOLOG_BENCH_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir),
         )
-        .await;
-        report("fsync per append", &single);
+        .unwrap();
+        println!(
+            "raw write+fdatasync: {:.0} us growing the file, {:.0} us into preallocated zeros",
+            raw_fdatasync_us(probe.path(), false),
+            raw_fdatasync_us(probe.path(), true)
+        );
+        let default = LocalLogletOptions::default();
+        let runs = [
+            ("group commit", default.clone()),
+            (
+                "group, no prealloc",
+                LocalLogletOptions {
+                    preallocate_bytes: 0,
+                    ..default.clone()
+                },
+            ),
+            (
+                "fsync per append",
+                LocalLogletOptions {
+                    max_batch: 1,
+                    ..default.clone()
+                },
+            ),
+        ];
+        for (name, opts) in runs {
+            report(name, &run(opts, d).await);
+        }
     });
 }

@@ -354,7 +354,9 @@ impl Exec<'_> {
             Step::Sleep { ms } => {
                 let end = Instant::now() + Duration::from_millis(*ms);
                 while Instant::now() < end {
-                    std::thread::sleep(PING_EVERY.min(end - Instant::now()));
+                    std::thread::sleep(
+                        PING_EVERY.min(end.saturating_duration_since(Instant::now())),
+                    );
                     self.barrier();
                     self.d.admin_ping();
                 }
@@ -598,7 +600,13 @@ impl Exec<'_> {
                     raw_payload(xid, *op, body),
                     Pending {
                         xid,
-                        op: None,
+                        // Decode a successful reply as the opcode's record, if it names one.
+                        op: OpCode::from_i32(*op).filter(|o| {
+                            !matches!(
+                                o,
+                                OpCode::Notification | OpCode::CreateSession | OpCode::Error
+                            )
+                        }),
                         label: value::op_name(*op),
                     },
                 )
@@ -651,59 +659,60 @@ impl Exec<'_> {
 
     /// Reads until every pending reply came, recording notifications and strays on the way.
     fn read_replies(&mut self, c: &str, pending: Vec<Pending>) {
-        for (i, p) in pending.iter().enumerate() {
-            let deadline = Instant::now() + REPLY_TIMEOUT;
-            loop {
-                let r = match self.conns.get_mut(c) {
-                    Some(cs) => cs.conn.read_frame(deadline),
-                    None => return,
-                };
-                match r {
-                    Ok(f) => {
-                        if self.on_frame(c, &f, Some(p)) {
-                            break;
-                        }
+        let mut left = pending;
+        let mut deadline = Instant::now() + REPLY_TIMEOUT;
+        while !left.is_empty() {
+            let r = match self.conns.get_mut(c) {
+                Some(cs) => cs.conn.read_frame(deadline),
+                None => return,
+            };
+            match r {
+                Ok(f) => {
+                    if let Some(i) = self.on_frame(c, &f, &left) {
+                        left.remove(i);
+                        deadline = Instant::now() + REPLY_TIMEOUT;
                     }
-                    Err(ReadError::Timeout) => {
-                        for q in &pending[i..] {
-                            self.record(
-                                c,
-                                V::rec(
-                                    "no-reply",
-                                    vec![("op", V::str(&q.label)), ("xid", V::Int(q.xid.into()))],
-                                ),
-                            );
-                        }
-                        return;
+                }
+                Err(ReadError::Timeout) => {
+                    for q in &left {
+                        self.record(
+                            c,
+                            V::rec(
+                                "no-reply",
+                                vec![("op", V::str(&q.label)), ("xid", V::Int(q.xid.into()))],
+                            ),
+                        );
                     }
-                    Err(_) => {
-                        self.conn_closed(c);
-                        return;
-                    }
+                    return;
+                }
+                Err(_) => {
+                    self.conn_closed(c);
+                    return;
                 }
             }
         }
     }
 
-    /// Records one frame read on `c`; true if it is the reply `p` waits for.
-    fn on_frame(&mut self, c: &str, f: &Bytes, p: Option<&Pending>) -> bool {
+    /// Records one frame read on `c`; the index of the request in `pending` it answers, if any
+    /// (replies are due in order: a reply to any but the first is marked out of order).
+    fn on_frame(&mut self, c: &str, f: &Bytes, pending: &[Pending]) -> Option<usize> {
         let Some((h, body)) = split_reply(f) else {
             self.record(
                 c,
                 V::rec("short-frame", vec![("bytes", V::Bytes(f.to_vec()))]),
             );
-            return false;
+            return None;
         };
         if h.xid == -1 {
             let cx = Cx::new(&body, DEFAULT_MAX_BUFFER);
             let v = match WatcherEvent::decode(&cx, &body) {
                 Ok((rest, e)) => {
                     let mut v = value::event(h.zxid, &e);
-                    if h.err != 0 || !rest.is_empty() {
-                        if let V::Rec(_, fields) = &mut v {
-                            fields.push(("err", V::Err(h.err)));
-                            fields.push(("trailing", V::Int(rest.len() as i64)));
-                        }
+                    if (h.err != 0 || !rest.is_empty())
+                        && let V::Rec(_, fields) = &mut v
+                    {
+                        fields.push(("err", V::Err(h.err)));
+                        fields.push(("trailing", V::Int(rest.len() as i64)));
                     }
                     v
                 }
@@ -716,7 +725,7 @@ impl Exec<'_> {
                 ),
             };
             self.record(c, v);
-            return false;
+            return None;
         }
         if h.zxid > 0
             && let Some(s) = self
@@ -727,9 +736,15 @@ impl Exec<'_> {
         {
             s.last_zxid = s.last_zxid.max(h.zxid);
         }
-        match p {
-            Some(p) if p.xid == h.xid => {
-                let v = reply_value(&p.label, p.op, &h, &body);
+        match pending.iter().position(|p| p.xid == h.xid) {
+            Some(i) => {
+                let p = &pending[i];
+                let label = if i == 0 {
+                    p.label.clone()
+                } else {
+                    format!("{} (out of order)", p.label)
+                };
+                let v = reply_value(&label, p.op, &h, &body);
                 if p.op == Some(OpCode::CloseSession)
                     && h.err == 0
                     && let Some(s) = self
@@ -741,12 +756,12 @@ impl Exec<'_> {
                     s.state = SState::Closed;
                 }
                 self.record(c, v);
-                true
+                Some(i)
             }
-            _ => {
+            None => {
                 let v = reply_value("unexpected", None, &h, &body);
                 self.record(c, v);
-                false
+                None
             }
         }
     }
@@ -777,12 +792,8 @@ impl Exec<'_> {
                 continue;
             }
             let deadline = Instant::now() + REPLY_TIMEOUT;
-            loop {
-                let r = match self.conns.get_mut(&c) {
-                    Some(cs) => cs.conn.read_frame(deadline),
-                    None => break,
-                };
-                match r {
+            while let Some(cs) = self.conns.get_mut(&c) {
+                match cs.conn.read_frame(deadline) {
                     Ok(f) => {
                         if let Some((h, _)) = split_reply(&f)
                             && h.xid == -2
@@ -792,7 +803,7 @@ impl Exec<'_> {
                             }
                             break;
                         }
-                        self.on_frame(&c, &f, Some(&ping));
+                        self.on_frame(&c, &f, std::slice::from_ref(&ping));
                     }
                     Err(ReadError::Timeout) => {
                         self.record(&c, V::rec("no-ping-reply", vec![]));
@@ -834,7 +845,7 @@ impl Exec<'_> {
             };
             match r {
                 Ok(f) => {
-                    self.on_frame(c, &f, None);
+                    self.on_frame(c, &f, &[]);
                 }
                 Err(ReadError::Timeout) => {}
                 Err(_) => {

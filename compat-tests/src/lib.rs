@@ -22,3 +22,6 @@ pub mod server;
 pub mod suite;
 pub mod value;
 pub mod xchk;
+
+#[cfg(test)]
+mod tests;

@@ -389,6 +389,17 @@ pub fn req_code(r: &Request) -> String {
         Request::GetEphemerals(g) => format!("get_ephemerals({:?})", g.prefix_path.as_deref()),
         Request::GetAllChildrenNumber(g) => format!("all_children({:?})", &*g.path),
         Request::WhoAmI => "who_am_i()".to_string(),
+        Request::Check(c) => format!("check({:?}, {})", &*c.path, c.version),
+        Request::Sasl(t) => format!("sasl(&{:?})", t.token.as_deref().unwrap_or(&[])),
+        Request::DeleteContainer(d) => format!("delete_container({:?})", &*d.path),
+        Request::Reconfig(r) => format!(
+            "reconfig({:?}, {:?}, {:?}, {})",
+            r.joining_servers.as_deref(),
+            r.leaving_servers.as_deref(),
+            r.new_members.as_deref(),
+            r.cur_config_id
+        ),
+        Request::Ping => "Request::Ping".to_string(),
         Request::CloseSession => "Request::CloseSession".to_string(),
         Request::Auth(a) => format!(
             "auth({:?}, {:?})",
@@ -674,6 +685,21 @@ pub mod ops {
 
     pub fn who_am_i() -> Request {
         Request::WhoAmI
+    }
+
+    /// A top-level check (13); ZooKeeper accepts it only inside multi.
+    pub fn check(path: &str, version: i32) -> Request {
+        Request::Check(CheckVersionRequest {
+            path: p(path),
+            version,
+        })
+    }
+
+    /// sasl (102) with a raw token.
+    pub fn sasl(token: &[u8]) -> Request {
+        Request::Sasl(zoolog_jute::GetSaslRequest {
+            token: Some(Bytes::copy_from_slice(token)),
+        })
     }
 
     pub fn reconfig(

@@ -66,6 +66,8 @@ pub struct Norm {
     pub now_ms: i64,
     /// Show raw zxids and session ids beside the normalised form (for reports).
     pub show_raw: bool,
+    /// Render zxids and session ids raw (hex), times raw: no normalisation at all.
+    pub raw: bool,
 }
 
 impl Norm {
@@ -81,10 +83,27 @@ impl Norm {
             sessions,
             now_ms: now_ms(),
             show_raw: false,
+            raw: false,
+        }
+    }
+
+    /// A renderer that shows values as they came (for the proxy's logs).
+    pub fn raw() -> Norm {
+        Norm {
+            raw: true,
+            now_ms: now_ms(),
+            ..Norm::default()
         }
     }
 
     pub fn zxid(&self, z: i64) -> String {
+        if self.raw {
+            return if z > 0 {
+                format!("{z:#x}")
+            } else {
+                z.to_string()
+            };
+        }
         let base = match z {
             0 => "0".to_string(),
             -1 => "-1".to_string(),
@@ -101,6 +120,9 @@ impl Norm {
     }
 
     pub fn time(&self, t: i64) -> String {
+        if self.raw {
+            return t.to_string();
+        }
         // A real wall-clock time in ms, within a day of now.
         if (t - self.now_ms).abs() < 86_400_000 {
             if self.show_raw {
@@ -114,6 +136,13 @@ impl Norm {
     }
 
     pub fn session(&self, s: i64) -> String {
+        if self.raw {
+            return if s == 0 {
+                "0".into()
+            } else {
+                format!("sess:{s:#x}")
+            };
+        }
         let base = if s == 0 {
             "0".to_string()
         } else {

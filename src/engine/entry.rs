@@ -26,6 +26,22 @@ pub const ENTRY_FORMAT_V1: u8 = 1;
 /// decoded.
 pub type HeaderKey = Cow<'static, str>;
 
+/// The engines' own header keys: decoded without allocating.
+const WELL_KNOWN_KEYS: &[&str] = &[
+    crate::engine::base::BASE_HEADER,
+    crate::engine::base::CONTROL_HEADER,
+    crate::engine::batching::BATCH_HEADER,
+    crate::engine::session::SESSION_HEADER,
+    crate::engine::session::STREAM_HEADER,
+];
+
+fn intern(key: &str) -> HeaderKey {
+    match WELL_KNOWN_KEYS.iter().find(|k| **k == key) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(key.to_owned()),
+    }
+}
+
 /// A malformed or unsupported encoded entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
@@ -174,21 +190,22 @@ impl Entry {
             .into());
         }
         let mut headers = BTreeMap::new();
-        let mut last: Option<HeaderKey> = None;
+        let mut last: Option<Bytes> = None;
         for _ in 0..count {
-            let key = r.len_prefixed("header key")?;
-            if key.is_empty() {
+            let raw = r.len_prefixed("header key")?;
+            if raw.is_empty() {
                 return Err(EntryError::EmptyKey);
             }
-            let key = std::str::from_utf8(&key).map_err(|_| EntryError::KeyNotUtf8)?;
-            if last.as_deref().is_some_and(|l| l >= key) {
+            let key = std::str::from_utf8(&raw).map_err(|_| EntryError::KeyNotUtf8)?;
+            // Byte order is `str` order: keys must strictly increase.
+            if last.as_ref().is_some_and(|l| l.as_ref() >= raw.as_ref()) {
                 return Err(EntryError::HeaderOrder {
                     key: key.to_owned(),
                 });
             }
-            let key: HeaderKey = Cow::Owned(key.to_owned());
+            let key = intern(key);
             let value = r.len_prefixed("header value")?;
-            last = Some(key.clone());
+            last = Some(raw);
             headers.insert(key, value);
         }
         let payload = r.rest();

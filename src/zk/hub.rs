@@ -10,21 +10,24 @@
 //!
 //! Layer: `zk` soft state; runs on the apply thread (post_apply) and on connection tasks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc::UnboundedSender;
-use zoolog_jute::{EventType, Jute, KeeperState, ReplyHeader, WatcherEvent, xid};
+use zoolog_jute::{
+    ErrorCode, EventType, Jute, KeeperState, ReplyHeader, Response, WatcherEvent, xid,
+};
 
 use crate::engine::Pos;
 
 use super::applicator::ZkListener;
 use super::outcome::ZkOutcome;
 use super::sessions::SessionTracker;
-use super::stats::ConnStats;
+use super::stats::{ConnStats, ServerStats};
 use super::watches::{ConnId, WatchManager};
 
 /// What a connection's writer is asked to do.
@@ -50,12 +53,32 @@ pub struct ConnHandle {
 pub struct HubState {
     pub watches: WatchManager,
     pub conns: BTreeMap<ConnId, ConnHandle>,
+    /// Writes proposed by this node's connections, by (session, xid): their replies are queued
+    /// by the listener, in apply order with the notifications (as ZooKeeper's final processor
+    /// does), not when the proposer's future resolves later.
+    pub expected: HashMap<(i64, i32), VecDeque<ConnId>>,
 }
 
 /// Connections, watches, and the listener of applied commands.
 pub struct Hub {
     state: Mutex<HubState>,
     sessions: Arc<SessionTracker>,
+    stats: Arc<ServerStats>,
+}
+
+/// Encodes a reply frame payload (the record only when `err` is OK, as ZooKeeper does).
+pub fn reply_frame(xid: i32, zxid: i64, err: ErrorCode, resp: &Response) -> Bytes {
+    let mut out = BytesMut::with_capacity(16 + resp.body_len());
+    ReplyHeader {
+        xid,
+        zxid,
+        err: err.as_i32(),
+    }
+    .encode(&mut out);
+    if err == ErrorCode::Ok {
+        resp.encode_body(&mut out);
+    }
+    out.freeze()
 }
 
 /// A notification frame: ReplyHeader{-1, -1, 0} + WatcherEvent (3.8 sends zxid -1).
@@ -77,13 +100,15 @@ pub fn notification_frame(event: EventType, path: &str) -> Bytes {
 }
 
 impl Hub {
-    pub fn new(sessions: Arc<SessionTracker>) -> Self {
+    pub fn new(sessions: Arc<SessionTracker>, stats: Arc<ServerStats>) -> Self {
         Hub {
             state: Mutex::new(HubState {
                 watches: WatchManager::new(),
                 conns: BTreeMap::new(),
+                expected: HashMap::new(),
             }),
             sessions,
+            stats,
         }
     }
 
@@ -110,6 +135,15 @@ impl Hub {
             st.watches.drop_conn(c);
         }
         st.conns.insert(id, handle);
+    }
+
+    /// Announces a write of `conn`: the listener will queue its reply when it is applied.
+    pub fn expect_reply(&self, conn: ConnId, session: i64, xid: i32) {
+        self.lock()
+            .expected
+            .entry((session, xid))
+            .or_default()
+            .push_back(conn);
     }
 
     /// Forgets a closed connection and its watches.
@@ -147,8 +181,23 @@ impl ZkListener for Hub {
             }
             for (conn, event, path) in notes {
                 if let Some(h) = st.conns.get(&conn) {
+                    self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
                     let _ = h.tx.send(Outbound::Frame(notification_frame(event, &path)));
                 }
+            }
+        }
+        if let Some(conns) = st.expected.get_mut(&(outcome.session_id, outcome.cxid))
+            && let Some(conn) = conns.pop_front()
+        {
+            if conns.is_empty() {
+                st.expected.remove(&(outcome.session_id, outcome.cxid));
+            }
+            if let Some(h) = st.conns.get(&conn) {
+                h.stats.last_zxid.store(outcome.zxid, Ordering::Relaxed);
+                h.stats.sent.fetch_add(1, Ordering::Relaxed);
+                self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
+                let frame = reply_frame(outcome.cxid, outcome.zxid, outcome.err, &outcome.response);
+                let _ = h.tx.send(Outbound::Frame(frame));
             }
         }
         for closed in &outcome.closed_sessions {

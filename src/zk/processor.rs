@@ -15,39 +15,25 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, warn};
 use zoolog_jute::{
     AddWatchMode, ClientInfo, ConnectRequest, ConnectResponse, DecodeError, ErrorCode,
-    ErrorResponse, EventType, Id, Jute, ReplyHeader, Request, RequestError, Response,
-    SetSaslResponse, SetWatches2, SyncResponse, WatcherType, WhoAmIResponse, xid,
+    ErrorResponse, EventType, Id, Request, RequestError, Response, SetSaslResponse, SetWatches2,
+    SyncResponse, WatcherType, WhoAmIResponse, xid,
 };
 
 use super::acl;
 use super::command::{ZkCommand, ZkOp};
+pub use super::hub::reply_frame;
 use super::hub::{ConnHandle, HubState, Outbound, notification_frame};
 use super::service::{ZkService, now_ms};
 use super::session_id;
 use super::stats::ConnStats;
 use super::watches::{ConnId, Table};
-
-/// Encodes a reply frame payload.
-pub fn reply_frame(xid: i32, zxid: i64, err: ErrorCode, resp: &Response) -> Bytes {
-    let mut out = BytesMut::with_capacity(16 + resp.body_len());
-    ReplyHeader {
-        xid,
-        zxid,
-        err: err.as_i32(),
-    }
-    .encode(&mut out);
-    if err == ErrorCode::Ok {
-        resp.encode_body(&mut out);
-    }
-    out.freeze()
-}
 
 /// The handshake's answer.
 pub enum Handshake {
@@ -95,6 +81,19 @@ enum Item {
         started: Instant,
     },
     Write(InFlight),
+    /// A sync: waits for the log tail like a write, holds back later writes like a read.
+    Sync(InFlight),
+    /// A write behind a read that has not run yet: proposed once every read before it ran, so
+    /// that no read of the session sees a later write.
+    Deferred(DeferredWrite),
+}
+
+struct DeferredWrite {
+    xid: i32,
+    req: Request,
+    /// The connection's auth ids when the write arrived.
+    auth: Vec<Id>,
+    started: Instant,
 }
 
 /// Serves one connection's session.
@@ -106,6 +105,8 @@ pub struct Processor {
     tx: UnboundedSender<Outbound>,
     stats: Arc<ConnStats>,
     queue: VecDeque<Item>,
+    /// Reads in `queue` that have not run yet.
+    queued_reads: usize,
     head: Option<InFlight>,
     closing: bool,
 }
@@ -210,6 +211,7 @@ pub async fn handshake(
         tx,
         stats,
         queue: VecDeque::new(),
+        queued_reads: 0,
         head: None,
         closing: false,
     };
@@ -422,45 +424,21 @@ impl Processor {
             | Request::Multi(_)
             | Request::Reconfig(_)
             | Request::CloseSession => {
-                let close = matches!(req, Request::CloseSession);
-                let cmd = ZkCommand::request(self.session, xid, now_ms(), self.auth.clone(), req);
-                let fut = self.svc.propose(&cmd);
-                let stats = self.stats.clone();
-                let fut = async move {
-                    match fut.await {
-                        Ok(bytes) => match super::outcome::ZkOutcome::decode(&bytes) {
-                            Ok(o) => {
-                                stats.last_zxid.store(o.zxid, Ordering::Relaxed);
-                                Reply {
-                                    frames: vec![reply_frame(xid, o.zxid, o.err, &o.response)],
-                                    close,
-                                    started,
-                                }
-                            }
-                            Err(e) => {
-                                warn!(error = %e, "undecodable outcome; closing the connection");
-                                Reply {
-                                    frames: Vec::new(),
-                                    close: true,
-                                    started,
-                                }
-                            }
-                        },
-                        Err(e) => {
-                            warn!(error = %e, "write failed; closing the connection");
-                            Reply {
-                                frames: Vec::new(),
-                                close: true,
-                                started,
-                            }
-                        }
-                    }
-                }
-                .boxed();
-                if close {
+                if matches!(req, Request::CloseSession) {
                     self.closing = true;
                 }
-                self.queue.push_back(Item::Write(InFlight::new(fut)));
+                let write = DeferredWrite {
+                    xid,
+                    req,
+                    auth: self.auth.clone(),
+                    started,
+                };
+                if self.queued_reads > 0 {
+                    self.queue.push_back(Item::Deferred(write));
+                } else {
+                    let w = self.start_write(write);
+                    self.queue.push_back(Item::Write(w));
+                }
             }
             Request::Sync(s) => {
                 let svc = self.svc.clone();
@@ -491,9 +469,15 @@ impl Processor {
                     }
                 }
                 .boxed();
-                self.queue.push_back(Item::Write(InFlight::new(fut)));
+                // Like a read, sync holds back later writes, so that its reply (and zxid) come
+                // before theirs.
+                self.queued_reads += 1;
+                self.queue.push_back(Item::Sync(InFlight::new(fut)));
             }
-            req => self.queue.push_back(Item::Read { xid, req, started }),
+            req => {
+                self.queued_reads += 1;
+                self.queue.push_back(Item::Read { xid, req, started });
+            }
         }
         self.stats
             .queued
@@ -502,6 +486,9 @@ impl Processor {
     }
 
     fn push_ready(&mut self, frames: Vec<Bytes>, close: bool, started: Instant) {
+        // A queued reply holds back later writes like a read does: their replies (sent by the
+        // listener when applied) must not overtake it.
+        self.queued_reads += 1;
         self.queue.push_back(Item::Ready(Reply {
             frames,
             close,
@@ -523,19 +510,87 @@ impl Processor {
     /// Sends every reply that is ready in order and runs the reads at the head of the queue,
     /// stopping at the first write still in flight.
     pub async fn drain(&mut self) {
-        while self.head.is_none() {
+        loop {
+            self.release_deferred();
+            if self.head.is_some() {
+                break;
+            }
             let Some(item) = self.queue.pop_front() else {
                 break;
             };
             match item {
-                Item::Ready(r) => self.deliver(r),
+                Item::Ready(r) => {
+                    self.queued_reads = self.queued_reads.saturating_sub(1);
+                    self.deliver(r);
+                }
                 Item::Write(w) => self.head = Some(w),
+                Item::Sync(w) => {
+                    self.queued_reads = self.queued_reads.saturating_sub(1);
+                    self.head = Some(w);
+                }
+                Item::Deferred(d) => self.head = Some(self.start_write(d)),
                 Item::Read { xid, req, started } => {
+                    self.queued_reads = self.queued_reads.saturating_sub(1);
                     self.execute_read(xid, req).await;
                     self.svc.stats().record_latency(started);
                 }
             }
         }
+    }
+
+    /// Proposes the deferred writes that no unexecuted read precedes any more.
+    fn release_deferred(&mut self) {
+        for i in 0..self.queue.len() {
+            match &self.queue[i] {
+                Item::Read { .. } | Item::Ready(_) | Item::Sync(_) => break,
+                Item::Deferred(_) => {
+                    let placeholder = Item::Ready(Reply {
+                        frames: Vec::new(),
+                        close: false,
+                        started: Instant::now(),
+                    });
+                    if let Item::Deferred(d) = std::mem::replace(&mut self.queue[i], placeholder) {
+                        self.queue[i] = Item::Write(self.start_write(d));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Proposes a write now; its reply is ready when it has been applied here.
+    fn start_write(&self, w: DeferredWrite) -> InFlight {
+        let DeferredWrite {
+            xid,
+            req,
+            auth,
+            started,
+        } = w;
+        let close = matches!(req, Request::CloseSession);
+        let cmd = ZkCommand::request(self.session, xid, now_ms(), auth, req);
+        // The listener queues the reply when the write is applied (in order with the
+        // notifications it causes); the future only says the write is done.
+        self.svc.hub().expect_reply(self.conn, self.session, xid);
+        let fut = self.svc.propose(&cmd);
+        let fut = async move {
+            match fut.await {
+                Ok(_) => Reply {
+                    frames: Vec::new(),
+                    close,
+                    started,
+                },
+                Err(e) => {
+                    warn!(error = %e, "write failed; closing the connection");
+                    Reply {
+                        frames: Vec::new(),
+                        close: true,
+                        started,
+                    }
+                }
+            }
+        }
+        .boxed();
+        InFlight::new(fut)
     }
 
     /// Waits for the write at the head of the queue and delivers its reply. Pending forever if

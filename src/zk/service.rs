@@ -78,7 +78,7 @@ pub struct ZkService {
     store: SharedStore,
     hub: Arc<Hub>,
     sessions: Arc<SessionTracker>,
-    stats: ServerStats,
+    stats: Arc<ServerStats>,
     next_conn: AtomicU64,
     session_base: i64,
     session_counter: AtomicU64,
@@ -138,7 +138,8 @@ impl ZkService {
         let shared = store.shared();
 
         let sessions = Arc::new(SessionTracker::default());
-        let hub = Arc::new(Hub::new(sessions.clone()));
+        let stats = Arc::new(ServerStats::default());
+        let hub = Arc::new(Hub::new(sessions.clone(), stats.clone()));
         app.set_listener(hub.clone());
 
         let stack = StackBuilder::on_virtual_log(vlog, store)
@@ -176,7 +177,7 @@ impl ZkService {
             store: shared,
             hub,
             sessions,
-            stats: ServerStats::default(),
+            stats,
             next_conn: AtomicU64::new(1),
             session_base,
             session_counter: AtomicU64::new(0),

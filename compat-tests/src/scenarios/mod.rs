@@ -21,6 +21,14 @@ pub fn all() -> Vec<Sc> {
     v
 }
 
+/// Scenarios that leave the reference server in a state the others should not see (run after
+/// the random sequences).
+pub fn last() -> Vec<Sc> {
+    let mut v = Vec::new();
+    wire::add_last(&mut v);
+    v
+}
+
 /// Builds a scenario with `f` and appends it.
 pub(crate) fn sc(v: &mut Vec<Sc>, name: &str, f: impl FnOnce(&mut Sc)) {
     let mut s = Sc::new(name);

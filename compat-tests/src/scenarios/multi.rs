@@ -32,7 +32,8 @@ pub fn add(v: &mut Vec<Sc>) {
     });
 
     // One multi of four ops, failing at each position in turn, with each kind of failure.
-    let failures: [(&str, fn(&str) -> zoolog_jute::MultiOp); 6] = [
+    type BadOp = fn(&str) -> zoolog_jute::MultiOp;
+    let failures: [(&str, BadOp); 6] = [
         ("exists", |p| m_create(&format!("{p}/a"), "", 0)),
         ("nonode", |p| m_set(&format!("{p}/nope"), "", -1)),
         ("badversion", |p| m_check(&format!("{p}/a"), 42)),

@@ -74,6 +74,39 @@ pub fn add(v: &mut Vec<Sc>) {
         s.send("c2", get_children("/p", false));
     });
 
+    // Shrunk from random/27 (200 seeds x 60 steps): a pipelined sync's reply zxid.
+    sc(v, "pipelined-sync-zxid", |s| {
+        s.connect("c1");
+        s.connect("c2");
+        s.connect("c3");
+        s.pipeline(
+            "c3",
+            vec![
+                create("/r/a/x", "bfc", 1),
+                sync("/r/b/x/z"),
+                create("/r/b/x/z", "", 0),
+                get_children2("/s", false),
+            ],
+        );
+    });
+
+    // Shrunk from random/77: a notification and the replies to earlier pipelined requests.
+    sc(v, "pipelined-event-after-earlier-replies", |s| {
+        s.connect("c1");
+        s.connect("c2");
+        s.connect("c3");
+        s.send("c2", exists("/r", true));
+        s.pipeline(
+            "c2",
+            vec![
+                create("/r/a/x", "ad", 1),
+                create("/r", "aec", 1),
+                exists("/r/b/x/z", true),
+                create2("/s/q/w", "a", 0),
+            ],
+        );
+    });
+
     sc(v, "pipelined-with-unknown-opcode", |s| {
         s.connect("c1");
         s.steps.push(crate::script::Step::Pipeline {
@@ -235,4 +268,18 @@ pub fn add(v: &mut Vec<Sc>) {
             s.four(word);
         });
     }
+}
+
+/// Scenarios that disturb the reference server; the suite runs them after everything else.
+pub fn add_last(v: &mut Vec<Sc>) {
+    sc(v, "check-top-level", |s| {
+        // ZooKeeper <= 3.9.2 accepts a top-level check (13): no reply, and a txn its log cannot
+        // replay (ZOOKEEPER-2623); >= 3.9.3 answers UNIMPLEMENTED and closes.
+        s.connect("c1");
+        s.send("c1", create("/a", "", 0));
+        s.send("c1", check("/a", 0));
+        s.send("c1", exists("/a", false));
+        s.connect("c2");
+        s.send("c2", set_data("/a", "x", -1));
+    });
 }

@@ -3,9 +3,11 @@
 //! its entry lands at — possibly before the append itself has returned.
 //!
 //! Layer: soft state of the base engine, shared by its propose path, its appender task and its
-//! apply loop. Only looked up by key, never iterated in apply.
+//! apply loop. Only looked up by key, never iterated in apply. Sharded by counter, so that
+//! proposers and the apply loop rarely wait for each other.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
@@ -16,37 +18,49 @@ use crate::engine::error::EngineError;
 /// Where a proposal's result goes.
 pub type Reply = oneshot::Sender<Result<Bytes, EngineError>>;
 
+const SHARDS: usize = 16;
+
 /// Waiting proposals plus the reason the engine stopped, if it did.
-#[derive(Default)]
 pub struct Pending {
-    state: Mutex<State>,
+    shards: [Mutex<HashMap<u64, Reply>>; SHARDS],
+    is_stopped: AtomicBool,
+    reason: Mutex<Option<EngineError>>,
 }
 
-#[derive(Default)]
-struct State {
-    waiting: HashMap<u64, Reply>,
-    stopped: Option<EngineError>,
+impl Default for Pending {
+    fn default() -> Self {
+        Pending {
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            is_stopped: AtomicBool::new(false),
+            reason: Mutex::new(None),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Each critical section is a single map operation: a poisoned lock is consistent.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Pending {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Each critical section is a single map operation: a poisoned lock is consistent.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn shard(&self, counter: u64) -> MutexGuard<'_, HashMap<u64, Reply>> {
+        lock(&self.shards[(counter % SHARDS as u64) as usize])
     }
 
     /// Registers proposal `counter`; fails (returning the reply) once the engine stopped.
     pub fn insert(&self, counter: u64, reply: Reply) -> Result<(), (Reply, EngineError)> {
-        let mut st = self.lock();
-        if let Some(e) = &st.stopped {
-            return Err((reply, e.clone()));
+        let mut shard = self.shard(counter);
+        // Checked under the shard lock: `stop` sets the flag before draining each shard.
+        if self.is_stopped.load(Ordering::SeqCst) {
+            return Err((reply, self.stopped().unwrap_or(EngineError::ShutDown)));
         }
-        st.waiting.insert(counter, reply);
+        shard.insert(counter, reply);
         Ok(())
     }
 
     /// Completes proposal `counter` if it is still waiting.
     pub fn resolve(&self, counter: u64, result: Result<Bytes, EngineError>) -> bool {
-        let reply = self.lock().waiting.remove(&counter);
+        let reply = self.shard(counter).remove(&counter);
         match reply {
             Some(r) => {
                 let _ = r.send(result);
@@ -58,27 +72,29 @@ impl Pending {
 
     /// Why the engine stopped, if it did.
     pub fn stopped(&self) -> Option<EngineError> {
-        self.lock().stopped.clone()
+        if !self.is_stopped.load(Ordering::SeqCst) {
+            return None;
+        }
+        lock(&self.reason).clone()
     }
 
     /// Marks the engine stopped (the first reason wins) and fails every waiting proposal.
     pub fn stop(&self, reason: EngineError) {
-        let waiting = {
-            let mut st = self.lock();
-            if st.stopped.is_none() {
-                st.stopped = Some(reason);
-            }
-            std::mem::take(&mut st.waiting)
+        let reason = {
+            let mut r = lock(&self.reason);
+            r.get_or_insert(reason).clone()
         };
-        let reason = self.stopped().unwrap_or(EngineError::ShutDown);
-        for (_, r) in waiting {
-            let _ = r.send(Err(reason.clone()));
+        self.is_stopped.store(true, Ordering::SeqCst);
+        for shard in &self.shards {
+            let waiting = std::mem::take(&mut *lock(shard));
+            for (_, r) in waiting {
+                let _ = r.send(Err(reason.clone()));
+            }
         }
     }
 
     /// Number of proposals waiting.
-    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
-        self.lock().waiting.len()
+        self.shards.iter().map(|s| lock(s).len()).sum()
     }
 }

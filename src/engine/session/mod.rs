@@ -91,7 +91,9 @@ pub(crate) struct Inner {
     cfg: SessionOrderConfig,
     store: SharedStore,
     partition: OnceLock<Partition>,
-    streams: Mutex<HashMap<StreamId, StreamState>>,
+    /// Per-stream soft state, each behind its own lock: a proposer holds its stream's lock
+    /// while handing the proposal down (to keep the stream's order), without blocking others.
+    streams: Mutex<HashMap<StreamId, StreamRef>>,
     handle: tokio::runtime::Handle,
     cancel: CancellationToken,
     /// Resend tasks running, and a wake-up when one ends (for `close`).
@@ -100,10 +102,23 @@ pub(crate) struct Inner {
     stats: Counters,
 }
 
+/// One stream's soft state, shared.
+pub(crate) type StreamRef = Arc<Mutex<StreamState>>;
+
+/// Locks a stream. Critical sections leave it consistent; a poisoned lock is usable.
+pub(crate) fn lock_stream(st: &StreamRef) -> MutexGuard<'_, StreamState> {
+    st.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Inner {
-    fn lock_streams(&self) -> MutexGuard<'_, HashMap<StreamId, StreamState>> {
+    fn lock_streams(&self) -> MutexGuard<'_, HashMap<StreamId, StreamRef>> {
         // Critical sections leave the map consistent; a poisoned lock is usable.
         self.streams.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The soft state of `stream`, if it has one.
+    fn stream(&self, stream: StreamId) -> Option<StreamRef> {
+        self.lock_streams().get(&stream).cloned()
     }
 
     /// The partition, created on first use in apply.
@@ -136,38 +151,38 @@ impl Inner {
     }
 
     fn is_pending(&self, stream: StreamId, seq: u64) -> bool {
-        self.lock_streams()
-            .get(&stream)
-            .is_some_and(|st| st.pending.contains_key(&seq))
+        self.stream(stream)
+            .is_some_and(|st| lock_stream(&st).pending.contains_key(&seq))
     }
 
     /// The append of `seq` failed: if it is still unapplied, the stream is broken.
     fn on_send_failure(self: &Arc<Self>, stream: StreamId, seq: u64, e: &EngineError) {
-        let mut streams = self.lock_streams();
-        if let Some(st) = streams.get_mut(&stream)
-            && st.pending.contains_key(&seq)
-        {
+        let Some(st) = self.stream(stream) else {
+            return;
+        };
+        let mut st = lock_stream(&st);
+        if st.pending.contains_key(&seq) {
             warn!(stream, seq, error = %e, "proposal failed to reach the log; stream broken");
-            break_stream(self, st, stream);
+            break_stream(self, &mut st, stream);
         }
     }
 
     /// `seq` of `stream` was filtered as out of order.
     fn on_gap(self: &Arc<Self>, stream: StreamId, seq: u64) {
-        let mut streams = self.lock_streams();
-        if let Some(st) = streams.get_mut(&stream)
-            && st.pending.contains_key(&seq)
-        {
-            break_stream(self, st, stream);
+        let Some(st) = self.stream(stream) else {
+            return;
+        };
+        let mut st = lock_stream(&st);
+        if st.pending.contains_key(&seq) {
+            break_stream(self, &mut st, stream);
         }
     }
 
     /// `seq` of `stream` was applied with `result`.
     fn on_applied(&self, stream: StreamId, seq: u64, result: Bytes) {
         let reply = self
-            .lock_streams()
-            .get_mut(&stream)
-            .and_then(|st| st.pending.remove(&seq))
+            .stream(stream)
+            .and_then(|st| lock_stream(&st).pending.remove(&seq))
             .and_then(|slot| slot.reply);
         if let Some(r) = reply {
             let _ = r.send(Ok(result));
@@ -177,9 +192,8 @@ impl Inner {
     /// `seq` of `stream` was filtered as a copy of an applied entry.
     fn on_stale(&self, stream: StreamId, seq: u64) {
         let slot = self
-            .lock_streams()
-            .get_mut(&stream)
-            .and_then(|st| st.pending.remove(&seq));
+            .stream(stream)
+            .and_then(|st| lock_stream(&st).pending.remove(&seq));
         if let Some(slot) = slot {
             // Cannot happen: the first copy's post_apply resolved it. Never leave it hanging.
             warn!(
@@ -253,14 +267,17 @@ impl SessionOrderEngine {
     /// gone. A later proposal on the stream resumes from the sequence number in the store.
     pub fn forget_stream(&self, stream: StreamId) -> bool {
         let mut streams = self.inner.lock_streams();
-        match streams.get(&stream) {
-            None => true,
-            Some(st) if st.is_idle() => {
-                streams.remove(&stream);
-                true
-            }
-            Some(_) => false,
+        let Some(st) = streams.get(&stream).cloned() else {
+            return true;
+        };
+        let mut st = lock_stream(&st);
+        if !st.is_idle() {
+            return false;
         }
+        // A proposer that looked the stream up before this sees the mark and looks again.
+        st.forgotten = true;
+        streams.remove(&stream);
+        true
     }
 
     /// Counters.
@@ -325,14 +342,19 @@ impl Engine for SessionOrderEngine {
         };
         inner.stats.proposals.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        let sent = {
-            let mut streams = inner.lock_streams();
-            let st = match streams.entry(stream) {
-                MapEntry::Occupied(o) => o.into_mut(),
-                MapEntry::Vacant(v) => {
-                    v.insert(StreamState::starting_at(inner.stored_next_seq(stream)))
-                }
+        let sent = loop {
+            let st = match inner.lock_streams().entry(stream) {
+                MapEntry::Occupied(o) => o.get().clone(),
+                MapEntry::Vacant(v) => v
+                    .insert(Arc::new(Mutex::new(StreamState::starting_at(
+                        inner.stored_next_seq(stream),
+                    ))))
+                    .clone(),
             };
+            let mut st = lock_stream(&st);
+            if st.forgotten {
+                continue;
+            }
             let seq = st.next_seq;
             st.next_seq += 1;
             entry.set_header(
@@ -356,7 +378,7 @@ impl Engine for SessionOrderEngine {
                     reply: Some(tx),
                 },
             );
-            sent
+            break sent;
         };
         let inner = inner.clone();
         async move {

@@ -24,8 +24,8 @@ use crate::engine::entry::Entry;
 use crate::engine::error::EngineError;
 use crate::engine::traits::ProposeFuture;
 
-use super::Inner;
 use super::header::StreamId;
+use super::{Inner, lock_stream};
 
 /// Where a proposal's result goes.
 pub type Reply = oneshot::Sender<Result<Bytes, EngineError>>;
@@ -48,6 +48,8 @@ pub struct StreamState {
     /// While broken: entries below this sequence number are resent one at a time; entries at or
     /// above it are held back until then.
     pub resending: Option<u64>,
+    /// Set when the stream's soft state was dropped from the engine (`forget_stream`).
+    pub forgotten: bool,
 }
 
 impl StreamState {
@@ -100,28 +102,26 @@ async fn resend(inner: Arc<Inner>, stream: StreamId) {
             return;
         }
         let step = {
-            let mut streams = inner.lock_streams();
-            match streams.get_mut(&stream) {
+            let Some(st) = inner.stream(stream) else {
+                return;
+            };
+            let mut st = lock_stream(&st);
+            match st.resending {
                 None => Step::Stop,
-                Some(st) => match st.resending {
-                    None => Step::Stop,
-                    Some(upto) => match st.pending.range(..upto).next() {
-                        Some((&seq, slot)) => {
-                            inner.stats.resends.fetch_add(1, Ordering::Relaxed);
-                            Step::Resend(seq, inner.lower.propose(slot.entry.clone()))
-                        }
-                        None => {
-                            st.resending = None;
-                            Step::Speculative(
-                                st.pending
-                                    .iter()
-                                    .map(|(&seq, slot)| {
-                                        (seq, inner.lower.propose(slot.entry.clone()))
-                                    })
-                                    .collect(),
-                            )
-                        }
-                    },
+                Some(upto) => match st.pending.range(..upto).next() {
+                    Some((&seq, slot)) => {
+                        inner.stats.resends.fetch_add(1, Ordering::Relaxed);
+                        Step::Resend(seq, inner.lower.propose(slot.entry.clone()))
+                    }
+                    None => {
+                        st.resending = None;
+                        Step::Speculative(
+                            st.pending
+                                .iter()
+                                .map(|(&seq, slot)| (seq, inner.lower.propose(slot.entry.clone())))
+                                .collect(),
+                        )
+                    }
                 },
             }
         };

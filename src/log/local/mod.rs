@@ -10,7 +10,7 @@
 //! Appends go through one writer thread that group-commits them (`writer.rs`): an append is
 //! acknowledged only after the `fdatasync` that covers it. Opening scans the last segment,
 //! verifies every record and cuts a torn or corrupt tail (truncating the file to the last good
-//! record); earlier segments were synced before the next one was created and are verified lazily
+//! record; an all-zero tail is the unused part of a preallocated segment, not damage); earlier segments were synced before the next one was created and are verified lazily
 //! when first read. Reads run on the blocking pool with positioned reads (`pread`), using a
 //! sparse in-memory offset index per segment.
 
@@ -20,7 +20,6 @@ mod writer;
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -28,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::error::{LogError, Result};
 use super::fsutil::{self, FileLock};
@@ -52,6 +51,10 @@ pub struct LocalLogletOptions {
     pub max_batch: usize,
     /// Most bytes written before one fdatasync (a batch stops growing past this).
     pub max_batch_bytes: usize,
+    /// The active segment file is extended with zeros this far ahead of its records, so that
+    /// appends overwrite allocated blocks and their fdatasync skips the metadata journal.
+    /// `0` disables preallocation.
+    pub preallocate_bytes: u64,
 }
 
 impl Default for LocalLogletOptions {
@@ -60,6 +63,7 @@ impl Default for LocalLogletOptions {
             segment_bytes: 64 << 20,
             max_batch: 4096,
             max_batch_bytes: 8 << 20,
+            preallocate_bytes: 4 << 20,
         }
     }
 }
@@ -349,10 +353,13 @@ impl LocalLoglet {
         let last_path = dir.join(segment::file_name(last));
         let scan = segment::scan(&last_path, last)?;
         let end_offset = scan.index.end_offset();
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .write(true)
             .open(&last_path)
             .map_err(|e| LogError::io("open segment", &last_path, e))?;
+        if scan.zero_tail {
+            debug!(segment = %last_path.display(), "local loglet drops a preallocated zero tail");
+        }
         if let Some(why) = &scan.damage {
             warn!(
                 segment = %last_path.display(),
@@ -368,8 +375,6 @@ impl LocalLoglet {
             file.sync_all()
                 .map_err(|e| LogError::io("fsync", &last_path, e))?;
         }
-        file.seek(SeekFrom::Start(end_offset))
-            .map_err(|e| LogError::io("seek", &last_path, e))?;
         let tail = scan.index.end_pos();
         if trim_point > tail {
             return Err(LogError::corrupt(
@@ -413,6 +418,7 @@ impl LocalLoglet {
             path: last_path,
             seg_start: last,
             written: end_offset,
+            alloc_end: end_offset,
             next_pos: tail,
             buf: Vec::new(),
             pending: Vec::new(),

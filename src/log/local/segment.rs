@@ -107,6 +107,23 @@ pub(crate) struct Scan {
     pub(crate) file_len: u64,
     /// Why the scan stopped before the end of the file (torn or corrupt tail), if it did.
     pub(crate) damage: Option<String>,
+    /// The records are followed by zeros only (preallocated space): a clean end.
+    pub(crate) zero_tail: bool,
+}
+
+/// Whether every byte of `file` from `from` to `len` is zero.
+fn all_zero(file: &File, from: u64, len: u64) -> std::io::Result<bool> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = from;
+    while at < len {
+        let n = ((len - at) as usize).min(buf.len());
+        file.read_exact_at(&mut buf[..n], at)?;
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        at += n as u64;
+    }
+    Ok(true)
 }
 
 /// Reads up to `buf.len()` bytes, stopping early only at end of file.
@@ -169,10 +186,14 @@ pub(crate) fn scan(path: &Path, start: Pos) -> Result<Scan> {
             Decoded::Corrupt(why) => break Some(format!("{why} at offset {offset}")),
         }
     };
+    let zero_tail = damage.is_some()
+        && all_zero(reader.get_ref(), offset, file_len)
+            .map_err(|e| LogError::io("read", path, e))?;
     Ok(Scan {
         index,
         file_len,
-        damage,
+        damage: if zero_tail { None } else { damage },
+        zero_tail,
     })
 }
 

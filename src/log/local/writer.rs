@@ -7,16 +7,18 @@
 //! each append of the batch. A seal is a command in the same queue, so it is ordered with the
 //! appends: an append queued after the seal fails with `Sealed`. After an I/O error the writer
 //! stops accepting appends (the state of the file is unknown): reopen the loglet to recover.
+//! The active segment is extended with zeros ahead of the records (`preallocate_bytes`), so
+//! that most fdatasyncs flush data only.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, error};
+use tracing::{debug, error, warn};
 
 use super::super::error::{LogError, Result};
 use super::super::fsutil;
@@ -55,6 +57,8 @@ pub(super) struct Writer {
     pub(super) seg_start: Pos,
     /// Bytes of the active segment that are written and synced.
     pub(super) written: u64,
+    /// Size of the active segment file, including preallocated zeros past `written`.
+    pub(super) alloc_end: u64,
     /// Position the next record gets.
     pub(super) next_pos: Pos,
     pub(super) buf: Vec<u8>,
@@ -82,6 +86,12 @@ pub(super) fn run(mut w: Writer, mut rx: mpsc::UnboundedReceiver<Command>) {
             }
         }
         w.process(&mut batch);
+    }
+    // A clean close leaves no preallocated zeros behind.
+    if w.alloc_end > w.written
+        && let Err(e) = w.file.set_len(w.written)
+    {
+        warn!(segment = %w.path.display(), error = %e, "cannot trim preallocated space");
     }
     debug!(dir = %w.shared.dir.display(), "local loglet writer stops");
 }
@@ -142,12 +152,18 @@ impl Writer {
         if self.buf.is_empty() {
             return Ok(());
         }
+        let end = self.written + self.buf.len() as u64;
+        if end > self.alloc_end && self.opts.preallocate_bytes > 0 {
+            self.preallocate(end)?;
+        }
         self.file
-            .write_all(&self.buf)
+            .write_all_at(&self.buf, self.written)
             .map_err(|e| LogError::io("write", &self.path, e))?;
+        // One fdatasync covers the records and any zeros (and size change) written before them.
         self.file
             .sync_data()
             .map_err(|e| LogError::io("fdatasync", &self.path, e))?;
+        self.alloc_end = self.alloc_end.max(end);
         self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
         self.written += self.buf.len() as u64;
         self.buf.clear();
@@ -167,6 +183,28 @@ impl Writer {
         Ok(())
     }
 
+    /// Extends the file with zeros up to past `end` (by `preallocate_bytes`, within the segment
+    /// size). Records written later into initialized blocks inside the file size need no
+    /// metadata update, so their fdatasync does not wait for a journal commit. Recovery treats
+    /// an all-zero tail as the clean end of the segment.
+    fn preallocate(&mut self, end: u64) -> Result<()> {
+        let mut target = end + self.opts.preallocate_bytes;
+        if target > self.opts.segment_bytes {
+            target = self.opts.segment_bytes.max(end);
+        }
+        const ZEROS: [u8; 64 << 10] = [0u8; 64 << 10];
+        let mut at = self.alloc_end.max(self.written);
+        while at < target {
+            let n = ((target - at) as usize).min(ZEROS.len());
+            self.file
+                .write_all_at(&ZEROS[..n], at)
+                .map_err(|e| LogError::io("preallocate", &self.path, e))?;
+            at += n as u64;
+        }
+        self.alloc_end = target;
+        Ok(())
+    }
+
     /// Starts a new segment at `next_pos`. The current one is fully synced (commit ran first).
     fn roll(&mut self) -> Result<()> {
         let start = self.next_pos;
@@ -178,6 +216,13 @@ impl Writer {
             .map_err(|e| LogError::io("create segment", &path, e))?;
         fsutil::fsync_dir(&self.shared.dir)?;
         let read = File::open(&path).map_err(|e| LogError::io("open", &path, e))?;
+        // Drop the unused preallocated zeros of the old segment (not synced: a zero tail that
+        // survives a crash reads as the clean end of the segment).
+        if self.alloc_end > self.written
+            && let Err(e) = self.file.set_len(self.written)
+        {
+            warn!(segment = %self.path.display(), error = %e, "cannot trim preallocated space");
+        }
         {
             let mut segs = self.shared.lock_segments();
             if let Some(old) = segs.get_mut(&self.seg_start) {
@@ -198,6 +243,7 @@ impl Writer {
         self.path = path;
         self.seg_start = start;
         self.written = 0;
+        self.alloc_end = 0;
         Ok(())
     }
 
