@@ -148,6 +148,9 @@ pub fn targets(sum: &[Summary], res: &SuiteResults) -> Vec<Target> {
             |v| v <= 0.5,
         ),
     ];
+    if res.memory.is_empty() {
+        return t;
+    }
     let zk = mem_of(res, Kind::ZooKeeper);
     let zl = mem_of(res, Kind::Zoolog);
     let n = zl.or(zk).map(|m| m.znodes).unwrap_or(0);

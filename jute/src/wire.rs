@@ -293,7 +293,7 @@ impl<T: Jute> Jute for Option<Vec<T>> {
 macro_rules! jute_record {
     ($(#[$m:meta])* pub struct $name:ident { $( $(#[$fm:meta])* pub $field:ident : $ty:ty ),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
         pub struct $name { $( $(#[$fm])* pub $field: $ty ),+ }
 
         impl $crate::Jute for $name {

@@ -239,11 +239,10 @@ impl<'o, 'a> Exec<'o, 'a> {
         node.stat.mzxid = self.zxid;
         node.data = data;
         let stat = node.client_stat(self.ext());
+        self.triggers.push(
+            WatchTrigger::new(p, super::outcome::TriggerKind::NodeDataChanged).with_acl(&node.acl),
+        );
         self.ov.put_node(p, node);
-        self.triggers.push(WatchTrigger::new(
-            p,
-            super::outcome::TriggerKind::NodeDataChanged,
-        ));
         Ok(stat)
     }
 

@@ -19,12 +19,14 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc::UnboundedSender;
 use zoolog_jute::{
-    ErrorCode, EventType, Jute, KeeperState, ReplyHeader, Response, WatcherEvent, xid,
+    ErrorCode, EventType, Id, Jute, KeeperState, Perms, ReplyHeader, Response, WatcherEvent, xid,
 };
 
 use crate::engine::Pos;
 
+use super::acl;
 use super::applicator::ZkListener;
+use super::config::ZkConfig;
 use super::outcome::ZkOutcome;
 use super::sessions::SessionTracker;
 use super::stats::{ConnStats, ServerStats};
@@ -42,6 +44,8 @@ pub enum Outbound {
 /// A connection as the hub knows it.
 pub struct ConnHandle {
     pub tx: UnboundedSender<Outbound>,
+    /// The connection's auth ids, for filtering notifications by READ permission.
+    pub auth: Vec<Id>,
     pub session: i64,
     pub timeout_ms: i32,
     pub peer: SocketAddr,
@@ -61,6 +65,7 @@ pub struct HubState {
 
 /// Connections, watches, and the listener of applied commands.
 pub struct Hub {
+    config: ZkConfig,
     state: Mutex<HubState>,
     sessions: Arc<SessionTracker>,
     stats: Arc<ServerStats>,
@@ -100,8 +105,9 @@ pub fn notification_frame(event: EventType, path: &str) -> Bytes {
 }
 
 impl Hub {
-    pub fn new(sessions: Arc<SessionTracker>, stats: Arc<ServerStats>) -> Self {
+    pub fn new(config: ZkConfig, sessions: Arc<SessionTracker>, stats: Arc<ServerStats>) -> Self {
         Hub {
+            config,
             state: Mutex::new(HubState {
                 watches: WatchManager::new(),
                 conns: BTreeMap::new(),
@@ -146,6 +152,13 @@ impl Hub {
             .push_back(conn);
     }
 
+    /// The connection's auth ids changed (an auth packet).
+    pub fn set_auth(&self, conn: ConnId, auth: &[Id]) {
+        if let Some(h) = self.lock().conns.get_mut(&conn) {
+            h.auth = auth.to_vec();
+        }
+    }
+
     /// Forgets a closed connection and its watches.
     pub fn unregister(&self, id: ConnId) {
         let mut st = self.lock();
@@ -174,16 +187,21 @@ impl Hub {
 impl ZkListener for Hub {
     fn applied(&self, _pos: Pos, outcome: &ZkOutcome) {
         let mut st = self.lock();
-        if !outcome.triggers.is_empty() {
-            let mut notes = Vec::new();
-            for t in &outcome.triggers {
-                st.watches.fire(t, &mut notes);
-            }
-            for (conn, event, path) in notes {
-                if let Some(h) = st.conns.get(&conn) {
-                    self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
-                    let _ = h.tx.send(Outbound::Frame(notification_frame(event, &path)));
+        let mut notes = Vec::new();
+        for t in &outcome.triggers {
+            notes.clear();
+            st.watches.fire(t, &mut notes);
+            for (conn, event, path) in notes.drain(..) {
+                let Some(h) = st.conns.get(&conn) else {
+                    continue;
+                };
+                // A watcher that may not read the node is not told (the watch is still used).
+                if !t.acl.is_empty() && !acl::check_acl(&self.config, &t.acl, Perms::READ, &h.auth)
+                {
+                    continue;
                 }
+                self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
+                let _ = h.tx.send(Outbound::Frame(notification_frame(event, &path)));
             }
         }
         if let Some(conns) = st.expected.get_mut(&(outcome.session_id, outcome.cxid))

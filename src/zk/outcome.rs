@@ -7,11 +7,11 @@
 //!
 //! Format version 1: `version u8 (=1) | zxid i64 | err i32 | session_id i64 | cxid i32 |
 //! response_op i32 (-1 = no body) | body_len u32 | body (jute) | trigger_count u32 |
-//! trigger_count × (kind u8 | path_len u32 | path) | closed_count u32 | closed_count × (session
+//! trigger_count × (kind u8 | path_len u32 | path | acl_len u32 | acl (jute vector<ACL>)) | closed_count u32 | closed_count × (session
 //! i64 | expired u8)`, all big-endian.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use zoolog_jute::{Cx, DecodeError, ErrorCode, EventType, OpCode, Response};
+use zoolog_jute::{Acl, Cx, DecodeError, ErrorCode, EventType, Jute, OpCode, Response};
 
 /// The outcome format version written by this build.
 const OUTCOME_FORMAT_V1: u8 = 1;
@@ -61,11 +61,14 @@ impl TriggerKind {
     }
 }
 
-/// One `triggerWatch(path, type)` call of ZooKeeper's DataTree.
+/// One `triggerWatch(path, type, acl)` call of ZooKeeper's DataTree.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WatchTrigger {
     pub path: String,
     pub kind: TriggerKind,
+    /// The ACL a watcher needs READ on to be told (ZOOKEEPER-4799, in the Debian 3.8.0 build):
+    /// the node's, or the parent's for NodeChildrenChanged. Empty means no check.
+    pub acl: Vec<Acl>,
 }
 
 impl WatchTrigger {
@@ -73,7 +76,14 @@ impl WatchTrigger {
         WatchTrigger {
             path: path.into(),
             kind,
+            acl: Vec::new(),
         }
+    }
+
+    /// The same trigger, filtered by `acl`.
+    pub fn with_acl(mut self, acl: &[Acl]) -> Self {
+        self.acl = acl.to_vec();
+        self
     }
 }
 
@@ -170,6 +180,9 @@ impl ZkOutcome {
             out.put_u8(t.kind.tag());
             out.put_u32(t.path.len() as u32);
             out.put_slice(t.path.as_bytes());
+            let acl = t.acl.to_bytes();
+            out.put_u32(acl.len() as u32);
+            out.put_slice(&acl);
         }
         out.put_u32(self.closed_sessions.len() as u32);
         for c in &self.closed_sessions {
@@ -215,7 +228,9 @@ impl ZkOutcome {
             let kind = TriggerKind::from_tag(tag).ok_or(OutcomeError::UnknownTrigger(tag))?;
             let path = r.bytes()?;
             let path = String::from_utf8(path.to_vec()).map_err(|_| OutcomeError::PathNotUtf8)?;
-            triggers.push(WatchTrigger { path, kind });
+            let acl = r.bytes()?;
+            let acl = Vec::<Acl>::from_bytes(&acl, usize::MAX).map_err(OutcomeError::Body)?;
+            triggers.push(WatchTrigger { path, kind, acl });
         }
         let n = r.count(9)?;
         let mut closed_sessions = Vec::with_capacity(n);

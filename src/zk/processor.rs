@@ -185,10 +185,12 @@ pub async fn handshake(
     };
     let conn = svc.next_conn_id();
     let stats = Arc::new(ConnStats::default());
+    let auth = vec![Id::new("ip", &peer.ip().to_string())];
     svc.hub().register(
         conn,
         ConnHandle {
             tx: tx.clone(),
+            auth: auth.clone(),
             session,
             timeout_ms: timeout,
             peer,
@@ -207,7 +209,7 @@ pub async fn handshake(
         svc: svc.clone(),
         conn,
         session,
-        auth: vec![Id::new("ip", &peer.ip().to_string())],
+        auth,
         tx,
         stats,
         queue: VecDeque::new(),
@@ -378,6 +380,7 @@ impl Processor {
                                 self.auth.push(id);
                             }
                         }
+                        self.svc.hub().set_auth(self.conn, &self.auth);
                         true
                     }
                     "ip" => true,

@@ -139,7 +139,11 @@ impl ZkService {
 
         let sessions = Arc::new(SessionTracker::default());
         let stats = Arc::new(ServerStats::default());
-        let hub = Arc::new(Hub::new(sessions.clone(), stats.clone()));
+        let hub = Arc::new(Hub::new(
+            app.state_machine().config().clone(),
+            sessions.clone(),
+            stats.clone(),
+        ));
         app.set_listener(hub.clone());
 
         let stack = StackBuilder::on_virtual_log(vlog, store)

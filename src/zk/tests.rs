@@ -232,8 +232,9 @@ fn errs(o: &[ZkOutcome]) -> Vec<i32> {
     o.iter().map(|o| o.err.as_i32()).collect()
 }
 
+/// A trigger on a node (and parent) with the open ACL, as the tests create them.
 fn trig(path: &str, kind: TriggerKind) -> WatchTrigger {
-    WatchTrigger::new(path, kind)
+    WatchTrigger::new(path, kind).with_acl(&zoolog_jute::Acl::open_unsafe())
 }
 
 #[test]
@@ -534,7 +535,8 @@ fn top_level_stat_results() {
     assert_eq!(
         o.triggers,
         vec![
-            trig("/a", TriggerKind::NodeDeleted),
+            // The deleted node's own ACL (now read-only) filters its NodeDeleted.
+            WatchTrigger::new("/a", TriggerKind::NodeDeleted).with_acl(&Acl::read_unsafe()),
             trig("/", TriggerKind::NodeChildrenChanged)
         ]
     );

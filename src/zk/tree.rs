@@ -207,17 +207,18 @@ pub(crate) fn create_node(
         parent.stat.pzxid = node.stat.czxid;
     }
     parent.num_children = parent.num_children.wrapping_add(1);
+    let parent_acl = parent.acl.clone();
     ov.put_node(parent_path, parent);
     ov.put_raw(keys::child(parent_path, name), Vec::new());
     if let Some(k) = index_key(node.kind(extended_types), path) {
         ov.put_raw(k, Vec::new());
     }
+    let node_acl = node.acl.clone();
     ov.add_node(path, node);
-    triggers.push(WatchTrigger::new(path, TriggerKind::NodeCreated));
-    triggers.push(WatchTrigger::new(
-        parent_path,
-        TriggerKind::NodeChildrenChanged,
-    ));
+    triggers.push(WatchTrigger::new(path, TriggerKind::NodeCreated).with_acl(&node_acl));
+    triggers.push(
+        WatchTrigger::new(parent_path, TriggerKind::NodeChildrenChanged).with_acl(&parent_acl),
+    );
     Ok(())
 }
 
@@ -243,16 +244,16 @@ pub(crate) fn delete_node(
         parent.stat.pzxid = zxid;
     }
     parent.num_children = parent.num_children.wrapping_sub(1);
+    let parent_acl = parent.acl.clone();
     ov.put_node(parent_path, parent);
     ov.delete_raw(keys::child(parent_path, name));
     if let Some(k) = index_key(node.kind(extended_types), path) {
         ov.delete_raw(k);
     }
+    triggers.push(WatchTrigger::new(path, TriggerKind::NodeDeleted).with_acl(&node.acl));
     ov.remove_node(path);
-    triggers.push(WatchTrigger::new(path, TriggerKind::NodeDeleted));
-    triggers.push(WatchTrigger::new(
-        parent_path,
-        TriggerKind::NodeChildrenChanged,
-    ));
+    triggers.push(
+        WatchTrigger::new(parent_path, TriggerKind::NodeChildrenChanged).with_acl(&parent_acl),
+    );
     Ok(true)
 }
