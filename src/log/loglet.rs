@@ -1,4 +1,4 @@
-//! The `Loglet` trait: the shared-log abstraction of Delos ([OSDI] §3, Fig. 2).
+//! The `Loglet` trait: the shared-log abstraction of Delos (OSDI 2020 §3, Fig. 2).
 //!
 //! Layer: bottom of the platform. A loglet is a totally ordered, durable sequence of opaque
 //! entries addressed by positions `0, 1, 2, …` local to that loglet. Every loglet implementation

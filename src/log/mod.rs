@@ -1,4 +1,4 @@
-//! The virtual shared log (DESIGN.md §5; Delos [OSDI] §3).
+//! The virtual shared log (DESIGN.md §5; Delos OSDI 2020 §3).
 //!
 //! Layer: the bottom of the platform, under `engine/`. It stores and orders opaque entries and
 //! knows nothing of ZooKeeper or of what the entries mean. Contents, one concept per file:

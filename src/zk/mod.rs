@@ -34,6 +34,7 @@ pub mod command;
 pub mod config;
 mod exec;
 pub mod hub;
+mod java_order;
 mod keys;
 mod node;
 pub mod outcome;

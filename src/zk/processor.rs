@@ -30,6 +30,7 @@ use super::acl;
 use super::command::{ZkCommand, ZkOp};
 pub use super::hub::reply_frame;
 use super::hub::{ConnHandle, HubState, Outbound, notification_frame};
+use super::java_order;
 use super::service::{ZkService, now_ms};
 use super::session_id;
 use super::stats::ConnStats;
@@ -220,36 +221,16 @@ pub async fn handshake(
     Handshake::Accepted(Box::new(processor), response)
 }
 
-/// Java's `String.hashCode`.
-fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
-}
-
-/// The order ZooKeeper 3.8 lists a connection's auth ids in (a `ConcurrentHashMap`-backed set
-/// of 16 bins): by bin of the jute-generated `Id.hashCode`, insertion order within a bin.
+/// The order ZooKeeper 3.8 lists a connection's auth ids in (its auth info is a hash set).
 fn java_set_order(ids: &[Id]) -> Vec<&Id> {
-    let mut indexed: Vec<(usize, usize, &Id)> = ids
+    let hashes: Vec<i32> = ids
         .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            let h = 37i32
-                .wrapping_mul(
-                    37i32
-                        .wrapping_mul(17)
-                        .wrapping_add(java_string_hash(id.scheme())),
-                )
-                .wrapping_add(java_string_hash(id.id()));
-            let spread = (h ^ ((h as u32) >> 16) as i32) & 0x7fff_ffff;
-            let mut bins = 16usize;
-            while ids.len() > bins * 3 / 4 {
-                bins *= 2;
-            }
-            ((spread as usize) & (bins - 1), i, id)
-        })
+        .map(|id| java_order::id_hash(id.scheme(), id.id()))
         .collect();
-    indexed.sort_by_key(|(bin, i, _)| (*bin, *i));
-    indexed.into_iter().map(|(_, _, id)| id).collect()
+    java_order::hash_set_order(&hashes)
+        .into_iter()
+        .map(|i| &ids[i])
+        .collect()
 }
 
 impl Processor {
@@ -885,13 +866,6 @@ fn watch_matches(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn java_hashes() {
-        assert_eq!(java_string_hash("ip"), 3367);
-        assert_eq!(java_string_hash(""), 0);
-        assert_eq!(java_string_hash("digest"), -1331913276);
-    }
 
     #[test]
     fn auth_ids_in_zookeeper_order() {

@@ -146,9 +146,26 @@ pub(crate) fn delete_session(ov: &mut Overlay<'_>, session: i64) {
     ov.delete_raw(keys::session(session));
 }
 
-/// The ephemeral paths of a session, in byte order.
+/// The ephemeral paths of a session, in the order ZooKeeper keeps them (a Java `HashSet`, which
+/// it deletes them in when the session closes): by hash bucket, creation order within one.
 pub(crate) fn ephemerals(r: &dyn TreeRead, session: i64) -> Result<Vec<String>, StoreError> {
-    paths_under(r, &keys::ephemerals_prefix(session))
+    let mut paths = paths_under(r, &keys::ephemerals_prefix(session))?;
+    let mut created = Vec::with_capacity(paths.len());
+    for p in &paths {
+        created.push(r.node(p)?.map_or(0, |n| n.stat.czxid));
+    }
+    let mut by_creation: Vec<usize> = (0..paths.len()).collect();
+    by_creation.sort_by_key(|&i| created[i]);
+    let in_creation: Vec<String> = by_creation.iter().map(|&i| paths[i].clone()).collect();
+    let hashes: Vec<i32> = in_creation
+        .iter()
+        .map(|p| super::java_order::string_hash(p))
+        .collect();
+    paths = super::java_order::hash_set_order(&hashes)
+        .into_iter()
+        .map(|i| in_creation[i].clone())
+        .collect();
+    Ok(paths)
 }
 
 /// The paths of an index (`k`, `t`, `e<session>`) in byte order.

@@ -192,7 +192,7 @@ impl Writer {
         if target > self.opts.segment_bytes {
             target = self.opts.segment_bytes.max(end);
         }
-        const ZEROS: [u8; 64 << 10] = [0u8; 64 << 10];
+        static ZEROS: [u8; 64 << 10] = [0u8; 64 << 10];
         let mut at = self.alloc_end.max(self.written);
         while at < target {
             let n = ((target - at) as usize).min(ZEROS.len());

@@ -1,4 +1,4 @@
-//! The MetaStore: one versioned register with a conditional write (Delos [OSDI] §3).
+//! The MetaStore: one versioned register with a conditional write (Delos OSDI 2020 §3).
 //!
 //! Layer: beside the loglets, below the VirtualLog, which keeps its chain of segments in it.
 //! It needs availability, not speed: it is written only on reconfiguration and trimming.
