@@ -94,7 +94,9 @@ fn request(rng: &mut Rng) -> zoolog_jute::Request {
             let d = data(rng);
             match rng.below(10) {
                 0 => create2(&path, d.as_str(), flags),
-                1 if flags == 0 => container(&path, d.as_str()),
+                // No containers: the reaper would delete an emptied one at a time that differs
+                // between the servers (the catalogue covers containers with explicit waits).
+                1 => create2(&path, d.as_str(), flags),
                 2 if flags & 1 == 0 => {
                     ttl(&path, d.as_str(), if flags == 2 { 6 } else { 5 }, 3_600_000)
                 }

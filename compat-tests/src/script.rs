@@ -109,6 +109,30 @@ pub struct WatchSet {
     pub xid: Option<i32>,
 }
 
+impl WatchSet {
+    /// The struct literal that makes this set.
+    pub fn code(&self) -> String {
+        let list = |v: &Vec<String>| {
+            let items: Vec<String> = v.iter().map(|p| format!("{p:?}.into()")).collect();
+            format!("vec![{}]", items.join(", "))
+        };
+        format!(
+            "WatchSet {{ v2: {}, rel: {}, data: {}, exist: {}, child: {}, persistent: {}, recursive: {}, xid: {:?} }}",
+            self.v2,
+            match &self.rel {
+                Some(r) => format!("Some({r:?}.into())"),
+                None => "None".into(),
+            },
+            list(&self.data),
+            list(&self.exist),
+            list(&self.child),
+            list(&self.persistent),
+            list(&self.recursive),
+            self.xid
+        )
+    }
+}
+
 /// A named scenario.
 #[derive(Clone, Debug)]
 pub struct Sc {
@@ -263,7 +287,7 @@ impl Step {
                 Op::Req(Request::CloseSession) => format!("s.close({c:?})"),
                 Op::Req(r) => format!("s.send({c:?}, {})", req_code(r)),
                 Op::Raw { op, body } => format!("s.raw({c:?}, {op}, &{body:?})"),
-                Op::SetWatches(w) => format!("s.set_watches({c:?}, {w:?})"),
+                Op::SetWatches(w) => format!("s.set_watches({c:?}, {})", w.code()),
                 Op::Xid(x, r) => format!("s.op({c:?}, Op::Xid({x}, {}))", req_code(r)),
             },
             Step::Pipeline { c, ops } => {

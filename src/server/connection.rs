@@ -45,7 +45,22 @@ pub async fn serve(
     let first = [buf[0], buf[1], buf[2], buf[3]];
     if let Some(word) = fourlw::parse(first) {
         debug!(%peer, word, "four-letter word");
-        let text = fourlw::run(word, &svc, &counts);
+        // `stmk` carries the new trace mask as an 8-byte long.
+        let mut arg = None;
+        if word == "stmk" {
+            while buf.len() < 12 {
+                match rd.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            if buf.len() >= 12 {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&buf[4..12]);
+                arg = Some(i64::from_be_bytes(b));
+            }
+        }
+        let text = fourlw::run(word, &svc, &counts, peer, arg);
         let _ = wr.write_all(text.as_bytes()).await;
         let _ = wr.shutdown().await;
         return;

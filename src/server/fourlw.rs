@@ -5,6 +5,7 @@
 //! Layer: `server`; reads the service's statistics, sessions and watches.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
 use crate::zk::ZkService;
@@ -19,7 +20,7 @@ pub fn version_string() -> String {
 /// The words zoolog knows.
 const WORDS: &[&str] = &[
     "ruok", "srvr", "stat", "mntr", "conf", "cons", "envi", "wchs", "wchc", "wchp", "dump", "isro",
-    "crst", "srst", "dirs", "gtmk",
+    "crst", "srst", "dirs", "gtmk", "stmk",
 ];
 
 /// The command named by the first four bytes of a connection, if any.
@@ -83,7 +84,9 @@ fn server_summary(svc: &ZkService, counts: &ConnCounts, out: &mut String) {
     let _ = writeln!(out, "Node count: {nodes}");
 }
 
-fn conn_lines(svc: &ZkService, full: bool, out: &mut String) {
+fn conn_lines(svc: &ZkService, full: bool, me: SocketAddr, out: &mut String) {
+    // The asking connection is a connection too (ZooKeeper lists it, with no session).
+    let _ = writeln!(out, " /{me}[0](queued=0,recved=1,sent=0)");
     let hub = svc.hub().lock();
     for h in hub.conns.values() {
         let s = &h.stats;
@@ -98,8 +101,9 @@ fn conn_lines(svc: &ZkService, full: bool, out: &mut String) {
         if full {
             let _ = write!(
                 out,
-                ",sid={},lop=NA,est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp=0,llat=0,minlat=0,avglat=0,maxlat=0",
+                ",sid={},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp=0,llat=0,minlat=0,avglat=0,maxlat=0",
                 sid(h.session),
+                crate::zk::stats::op_short_name(s.last_op.load(Ordering::Relaxed)),
                 h.established.elapsed().as_millis(),
                 h.timeout_ms,
                 s.last_cxid.load(Ordering::Relaxed),
@@ -111,7 +115,14 @@ fn conn_lines(svc: &ZkService, full: bool, out: &mut String) {
 }
 
 /// Runs `word`, returning the text to send.
-pub fn run(word: &str, svc: &ZkService, counts: &ConnCounts) -> String {
+/// `arg` is the 8-byte value that follows `stmk`.
+pub fn run(
+    word: &str,
+    svc: &ZkService,
+    counts: &ConnCounts,
+    me: SocketAddr,
+    arg: Option<i64>,
+) -> String {
     if !svc.config().four_letter_words.allows(word) {
         return format!("{word} is not executed because it is not in the whitelist.\n");
     }
@@ -120,7 +131,14 @@ pub fn run(word: &str, svc: &ZkService, counts: &ConnCounts) -> String {
     match word {
         "ruok" => out.push_str("imok"),
         "isro" => out.push_str("rw"),
-        "gtmk" => out.push_str("306"),
+        // The trace mask is a Java logging knob with no effect here; it is kept and echoed.
+        "gtmk" => out.push_str(&svc.trace_mask().to_string()),
+        "stmk" => {
+            if let Some(mask) = arg {
+                svc.set_trace_mask(mask);
+            }
+            out.push_str(&svc.trace_mask().to_string());
+        }
         "srvr" => {
             let _ = writeln!(out, "Zookeeper version: {version}");
             server_summary(svc, counts, &mut out);
@@ -128,12 +146,12 @@ pub fn run(word: &str, svc: &ZkService, counts: &ConnCounts) -> String {
         "stat" => {
             let _ = writeln!(out, "Zookeeper version: {version}");
             out.push_str("Clients:\n");
-            conn_lines(svc, false, &mut out);
+            conn_lines(svc, false, me, &mut out);
             out.push('\n');
             server_summary(svc, counts, &mut out);
         }
         "cons" => {
-            conn_lines(svc, true, &mut out);
+            conn_lines(svc, true, me, &mut out);
             out.push('\n');
         }
         "crst" => {
@@ -210,15 +228,26 @@ pub fn run(word: &str, svc: &ZkService, counts: &ConnCounts) -> String {
         }
         "dump" => {
             let sessions = svc.sessions().list();
+            // Sessions grouped by expiry time rounded up to the tick, as ZooKeeper's ExpiryQueue.
+            let tick = u64::from(svc.config().tick_time_ms.max(1));
+            let now = crate::zk::service::now_ms().max(0) as u64;
+            let mut buckets: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();
+            for (s, left) in svc.sessions().deadlines() {
+                let at = (now + left).div_ceil(tick) * tick;
+                buckets.entry(at).or_default().push(s);
+            }
             out.push_str("SessionTracker dump:\n");
             let _ = writeln!(
                 out,
                 "Session Sets ({})/({}):",
-                sessions.len().min(1),
+                buckets.len(),
                 sessions.len()
             );
-            for (s, timeout) in &sessions {
-                let _ = writeln!(out, "\t{} (timeout {} ms)", sid(*s), timeout);
+            for (at, ids) in &buckets {
+                let _ = writeln!(out, "{} expire at {}:", ids.len(), java_date(*at));
+                for s in ids {
+                    let _ = writeln!(out, "\t{}", sid(*s));
+                }
             }
             out.push_str("ephemeral nodes dump:\n");
             let snap = svc.snapshot();
@@ -308,6 +337,50 @@ pub fn run(word: &str, svc: &ZkService, counts: &ConnCounts) -> String {
     out
 }
 
+/// `java.util.Date.toString()` of `ms` since the epoch, in UTC: `Sun Nov 22 00:32:30 UTC 2026`.
+fn java_date(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let (h, m, s) = (secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1).clamp(0, 11) as usize],
+        day,
+        h,
+        m,
+        s,
+        year
+    )
+}
+
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn java_date_format() {
+        // 2026-11-22 00:32:30 UTC was a Sunday.
+        assert_eq!(
+            super::java_date(1_795_307_550_000),
+            "Sun Nov 22 00:32:30 UTC 2026"
+        );
+        assert_eq!(super::java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+    }
 }

@@ -346,6 +346,7 @@ impl Processor {
         self.stats
             .last_cxid
             .store(i64::from(header.xid), Ordering::Relaxed);
+        self.stats.last_op.store(header.op, Ordering::Relaxed);
         let xid = header.xid;
         match req {
             Request::Auth(packet) => {

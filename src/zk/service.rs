@@ -82,6 +82,8 @@ pub struct ZkService {
     next_conn: AtomicU64,
     session_base: i64,
     session_counter: AtomicU64,
+    /// ZooKeeper's trace mask (`gtmk`/`stmk`): kept for tools, no effect.
+    trace_mask: std::sync::atomic::AtomicI64,
     jobs: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -185,6 +187,7 @@ impl ZkService {
             next_conn: AtomicU64::new(1),
             session_base,
             session_counter: AtomicU64::new(0),
+            trace_mask: std::sync::atomic::AtomicI64::new(306),
             jobs: std::sync::Mutex::new(Vec::new()),
         });
         let jobs = vec![
@@ -247,6 +250,14 @@ impl ZkService {
     pub async fn wait_applied(&self, cursor: u64) {
         let mut rx = self.stack.base().applied();
         let _ = rx.wait_for(|c| *c >= cursor).await;
+    }
+
+    pub fn trace_mask(&self) -> i64 {
+        self.trace_mask.load(Ordering::Relaxed)
+    }
+
+    pub fn set_trace_mask(&self, mask: i64) {
+        self.trace_mask.store(mask, Ordering::Relaxed);
     }
 
     /// A fresh connection id.

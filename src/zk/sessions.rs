@@ -95,6 +95,21 @@ impl SessionTracker {
         out
     }
 
+    /// `(session, ms from now until it expires)` of every live session, for `dump`.
+    pub fn deadlines(&self) -> Vec<(i64, u64)> {
+        let now = Instant::now();
+        self.lock()
+            .iter()
+            .filter(|(_, t)| !t.closing)
+            .map(|(id, t)| {
+                (
+                    *id,
+                    t.deadline.saturating_duration_since(now).as_millis() as u64,
+                )
+            })
+            .collect()
+    }
+
     /// `(session, timeout_ms)` of every tracked session, for `dump` and `cons`.
     pub fn list(&self) -> Vec<(i64, u64)> {
         self.lock()

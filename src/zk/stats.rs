@@ -3,7 +3,7 @@
 //!
 //! Layer: `zk` soft state; lock-free counters updated by connections, read by `server/fourlw`.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Latency and packet counters (reset by `srst`).
@@ -83,13 +83,63 @@ impl ServerStats {
 }
 
 /// Counters of one connection (`cons`, reset by `crst`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ConnStats {
     pub received: AtomicU64,
     pub sent: AtomicU64,
     pub queued: AtomicI64,
     pub last_cxid: AtomicI64,
     pub last_zxid: AtomicI64,
+    /// The opcode of the last request (`cons` prints its short name as `lop`).
+    pub last_op: AtomicI32,
+    /// When the last reply was queued, in ms since the connection was established.
+    pub last_response_ms: AtomicU64,
+}
+
+/// ZooKeeper's short name of an opcode in `cons` (`lop=`), "NA" before any request.
+pub fn op_short_name(op: i32) -> &'static str {
+    use zoolog_jute::OpCode::*;
+    match zoolog_jute::OpCode::from_i32(op) {
+        Some(Ping) => "PING",
+        Some(CreateSession) => "SESS",
+        Some(CloseSession) => "CLOS",
+        Some(Reconfig) => "RECO",
+        Some(Multi) => "MULT",
+        Some(MultiRead) => "MLTR",
+        Some(Create | Create2 | CreateContainer | CreateTtl) => "CREA",
+        Some(Delete | DeleteContainer) => "DELE",
+        Some(SetData) => "SETD",
+        Some(SetAcl) => "SETA",
+        Some(Sync) => "SYNC",
+        Some(Check) => "CHEC",
+        Some(Exists) => "EXIS",
+        Some(GetData) => "GETD",
+        Some(GetAcl) => "GETA",
+        Some(GetChildren | GetChildren2) => "GETC",
+        Some(GetAllChildrenNumber) => "GETACN",
+        Some(SetWatches) => "SETW",
+        Some(SetWatches2) => "STW2",
+        Some(AddWatch) => "ADDW",
+        Some(CheckWatches) => "CHKW",
+        Some(RemoveWatches) => "REMW",
+        Some(GetEphemerals) => "GETE",
+        Some(WhoAmI) => "HOMI",
+        _ => "NA",
+    }
+}
+
+impl Default for ConnStats {
+    fn default() -> Self {
+        ConnStats {
+            received: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            queued: AtomicI64::new(0),
+            last_cxid: AtomicI64::new(-1),
+            last_zxid: AtomicI64::new(-1),
+            last_op: AtomicI32::new(i32::MIN),
+            last_response_ms: AtomicU64::new(0),
+        }
+    }
 }
 
 impl ConnStats {
