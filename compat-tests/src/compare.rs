@@ -116,7 +116,9 @@ pub fn full(zk: &Transcript, zl: &Transcript) -> String {
     let mut out = String::new();
     for (label, t) in [("zookeeper", zk), ("zoolog", zl)] {
         let _ = writeln!(out, "  --- {label} ---");
-        for l in t.lines(&t.norm()) {
+        let mut n = t.norm();
+        n.show_raw = true;
+        for l in t.lines(&n) {
             let _ = writeln!(out, "    {l}");
         }
     }

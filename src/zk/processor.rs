@@ -15,15 +15,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, warn};
 use zoolog_jute::{
     AddWatchMode, ClientInfo, ConnectRequest, ConnectResponse, DecodeError, ErrorCode,
-    ErrorResponse, EventType, Id, Request, RequestError, Response, SetSaslResponse, SetWatches2,
-    SyncResponse, WatcherType, WhoAmIResponse, xid,
+    ErrorResponse, EventType, Id, Jute, MultiResponse, OpCode, Request, RequestError, Response,
+    SetSaslResponse, SetWatches2, SyncResponse, WatcherType, WhoAmIResponse, xid,
 };
 
 use super::acl;
@@ -302,16 +302,14 @@ impl Processor {
                 // MARSHALLINGERROR and keeps the connection.
                 debug!(xid, %op, why, "invalid request");
                 let zxid = self.last_zxid();
-                self.push_ready(
-                    vec![reply_frame(
-                        xid,
-                        zxid,
-                        ErrorCode::MarshallingError,
-                        &Response::Empty,
-                    )],
-                    false,
-                    started,
+                let mut frame = BytesMut::from(
+                    &reply_frame(xid, zxid, ErrorCode::MarshallingError, &Response::Empty)[..],
                 );
+                if op == OpCode::MultiRead {
+                    // ZooKeeper still writes the (empty) MultiResponse after the error header.
+                    MultiResponse::default().encode(&mut frame);
+                }
+                self.push_ready(vec![frame.freeze()], false, started);
                 return Ok(());
             }
             Err(RequestError::Body { xid, op, source }) => {
@@ -409,21 +407,7 @@ impl Processor {
             | Request::Multi(_)
             | Request::Reconfig(_)
             | Request::CloseSession => {
-                if matches!(req, Request::CloseSession) {
-                    self.closing = true;
-                }
-                let write = DeferredWrite {
-                    xid,
-                    req,
-                    auth: self.auth.clone(),
-                    started,
-                };
-                if self.queued_reads > 0 {
-                    self.queue.push_back(Item::Deferred(write));
-                } else {
-                    let w = self.start_write(write);
-                    self.queue.push_back(Item::Write(w));
-                }
+                self.on_write(xid, req, started)?;
             }
             Request::Sync(s) => {
                 let svc = self.svc.clone();
@@ -467,6 +451,26 @@ impl Processor {
         self.stats
             .queued
             .store(self.queue.len() as i64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Proposes a write now, or defers it behind the reads queued before it.
+    fn on_write(&mut self, xid: i32, req: Request, started: Instant) -> Result<(), Close> {
+        if matches!(req, Request::CloseSession) {
+            self.closing = true;
+        }
+        let write = DeferredWrite {
+            xid,
+            req,
+            auth: self.auth.clone(),
+            started,
+        };
+        if self.queued_reads > 0 {
+            self.queue.push_back(Item::Deferred(write));
+        } else {
+            let w = self.start_write(write);
+            self.queue.push_back(Item::Write(w));
+        }
         Ok(())
     }
 
