@@ -96,7 +96,8 @@ pub fn check_acl(cfg: &ZkConfig, acl: &[Acl], perm: Perms, auth: &[Id]) -> bool 
 /// `PrepRequestProcessor.fixupACL`: removes duplicates, expands `auth` to the caller's
 /// authenticated ids, and checks every id with its provider. `Err(INVALIDACL)` when the list is
 /// null or empty, uses `auth` without an authenticated id, or names an unknown scheme or an
-/// invalid id. A null scheme is invalid; a null id reads as "" (Java would fail with an NPE).
+/// invalid id. A null scheme is invalid; a null id is MARSHALLINGERROR where Java would hit a
+/// NullPointerException (observed on 3.8.0).
 pub fn fixup_acl(cfg: &ZkConfig, auth: &[Id], acl: Option<&[Acl]>) -> Result<Vec<Acl>, ErrorCode> {
     let mut unique: Vec<&Acl> = Vec::new();
     for a in acl.unwrap_or_default() {
@@ -111,6 +112,14 @@ pub fn fixup_acl(cfg: &ZkConfig, auth: &[Id], acl: Option<&[Acl]>) -> Result<Vec
     for a in unique {
         if a.id.scheme.is_none() {
             return Err(ErrorCode::InvalidAcl);
+        }
+        // A null id makes ZooKeeper's checks throw (NPE → MARSHALLINGERROR) wherever it is
+        // read: the world:anyone test, and the provider's isValid once a provider exists.
+        if a.id.id.is_none()
+            && a.id.scheme() != AUTH
+            && (a.id.scheme() == "world" || Provider::for_scheme(cfg, a.id.scheme()).is_some())
+        {
+            return Err(ErrorCode::MarshallingError);
         }
         if is_world_anyone(&a.id) {
             out.push(a.clone());

@@ -176,6 +176,9 @@ impl ZkStateMachine {
                 single(x.cleanup_container(path), |()| Response::Empty)
             }
             ZkOp::ExpireTtl { path } => single(x.expire_ttl(path), |()| Response::Empty),
+            ZkOp::Rejected { err } => Ok(Executed::failed(
+                ErrorCode::from_i32(*err).unwrap_or(ErrorCode::MarshallingError),
+            )),
         }
     }
 

@@ -24,6 +24,7 @@ const TAG_CLOSE_SESSION: u8 = 3;
 const TAG_EXPIRE_SESSION: u8 = 4;
 const TAG_DELETE_CONTAINER: u8 = 5;
 const TAG_EXPIRE_TTL: u8 = 6;
+const TAG_REJECTED: u8 = 7;
 
 /// What a command does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,10 @@ pub enum ZkOp {
     DeleteContainer { path: String },
     /// TTL cleanup: delete the TTL node at `path` if it has still expired and has no children.
     ExpireTtl { path: String },
+    /// A client write ZooKeeper rejects before it can be executed (a multi mixing reads into
+    /// writes, a client-sent createSession): an error transaction answering `err` that still
+    /// consumes a zxid, as ZooKeeper's PrepRequestProcessor does.
+    Rejected { err: i32 },
 }
 
 /// One ZooKeeper write, as it travels through the log.
@@ -153,6 +158,10 @@ impl ZkCommand {
                 out.put_u8(TAG_EXPIRE_TTL);
                 ByteString::from(path.as_str()).encode(&mut out);
             }
+            ZkOp::Rejected { err } => {
+                out.put_u8(TAG_REJECTED);
+                out.put_i32(*err);
+            }
         }
         out.freeze()
     }
@@ -229,6 +238,10 @@ impl ZkCommand {
             TAG_EXPIRE_TTL => ZkOp::ExpireTtl {
                 path: jute_take::<ByteString>(&mut r)?.to_string(),
             },
+            TAG_REJECTED => {
+                need(&r, 4)?;
+                ZkOp::Rejected { err: r.get_i32() }
+            }
             t => return Err(CommandError::UnknownOp(t)),
         };
         if !r.is_empty() {

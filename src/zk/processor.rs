@@ -91,7 +91,7 @@ enum Item {
 
 struct DeferredWrite {
     xid: i32,
-    req: Request,
+    op: ZkOp,
     /// The connection's auth ids when the write arrived.
     auth: Vec<Id>,
     started: Instant,
@@ -279,6 +279,13 @@ impl Processor {
         }
         let (header, req) = match Request::decode_frame(&frame, self.svc.config().jute_max_buffer) {
             Ok(r) => r,
+            Err(RequestError::UnknownOpCode { xid, op })
+                if op == OpCode::CreateSession.as_i32() =>
+            {
+                // ZooKeeper takes a client-sent createSession for a write whose record does not
+                // parse: an error txn (a zxid) answered MARSHALLINGERROR, connection kept.
+                return self.rejected_write(xid, ErrorCode::MarshallingError, started);
+            }
             Err(RequestError::UnknownOpCode { xid, op }) => {
                 warn!(xid, op, "unknown opcode; closing the connection");
                 self.push_ready(
@@ -301,12 +308,17 @@ impl Processor {
                 // Decodable but invalid (reads and writes mixed in one multi): ZooKeeper answers
                 // MARSHALLINGERROR and keeps the connection.
                 debug!(xid, %op, why, "invalid request");
+                if op == OpCode::Multi {
+                    // Still a write to ZooKeeper: an error txn that consumes a zxid.
+                    return self.rejected_write(xid, ErrorCode::MarshallingError, started);
+                }
                 let zxid = self.last_zxid();
                 let mut frame = BytesMut::from(
                     &reply_frame(xid, zxid, ErrorCode::MarshallingError, &Response::Empty)[..],
                 );
-                if op == OpCode::MultiRead {
-                    // ZooKeeper still writes the (empty) MultiResponse after the error header.
+                if op == OpCode::MultiRead && why == "write operation in a multiRead" {
+                    // Only writes (not mixed): ZooKeeper parsed the record, failed on the first
+                    // op, and still writes the (empty) MultiResponse after the error header.
                     MultiResponse::default().encode(&mut frame);
                 }
                 self.push_ready(vec![frame.freeze()], false, started);
@@ -407,7 +419,7 @@ impl Processor {
             | Request::Multi(_)
             | Request::Reconfig(_)
             | Request::CloseSession => {
-                self.on_write(xid, req, started)?;
+                self.on_write(xid, ZkOp::Request(req), started)?;
             }
             Request::Sync(s) => {
                 let svc = self.svc.clone();
@@ -454,14 +466,22 @@ impl Processor {
         Ok(())
     }
 
+    /// A write that fails before it runs, as an error transaction (it consumes a zxid).
+    fn rejected_write(&mut self, xid: i32, err: ErrorCode, started: Instant) -> Result<(), Close> {
+        if !self.svc.sessions().touch(self.session) {
+            return Ok(());
+        }
+        self.on_write(xid, ZkOp::Rejected { err: err.as_i32() }, started)
+    }
+
     /// Proposes a write now, or defers it behind the reads queued before it.
-    fn on_write(&mut self, xid: i32, req: Request, started: Instant) -> Result<(), Close> {
-        if matches!(req, Request::CloseSession) {
+    fn on_write(&mut self, xid: i32, op: ZkOp, started: Instant) -> Result<(), Close> {
+        if matches!(op, ZkOp::Request(Request::CloseSession)) {
             self.closing = true;
         }
         let write = DeferredWrite {
             xid,
-            req,
+            op,
             auth: self.auth.clone(),
             started,
         };
@@ -551,12 +571,18 @@ impl Processor {
     fn start_write(&self, w: DeferredWrite) -> InFlight {
         let DeferredWrite {
             xid,
-            req,
+            op,
             auth,
             started,
         } = w;
-        let close = matches!(req, Request::CloseSession);
-        let cmd = ZkCommand::request(self.session, xid, now_ms(), auth, req);
+        let close = matches!(op, ZkOp::Request(Request::CloseSession));
+        let cmd = ZkCommand {
+            session_id: self.session,
+            cxid: xid,
+            time_ms: now_ms(),
+            auth,
+            op,
+        };
         // The listener queues the reply when the write is applied (in order with the
         // notifications it causes); the future only says the write is done.
         self.svc.hub().expect_reply(self.conn, self.session, xid);
