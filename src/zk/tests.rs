@@ -1132,13 +1132,14 @@ fn session_close_deletes_ephemerals() {
             other => panic!("{other:?}"),
         }
     };
+    // ZooKeeper keeps a session's ephemerals in a Java HashSet: its order, not path order.
     assert_eq!(
         eph(&h, None),
-        vec!["/s/e1".to_string(), seq.clone(), "/top".into()]
+        vec!["/top".to_string(), seq.clone(), "/s/e1".into()]
     );
     assert_eq!(eph(&h, Some(" / ")), eph(&h, None));
     assert_eq!(eph(&h, Some("")), eph(&h, None));
-    assert_eq!(eph(&h, Some("/s")), vec!["/s/e1".to_string(), seq.clone()]);
+    assert_eq!(eph(&h, Some("/s")), vec![seq.clone(), "/s/e1".to_string()]);
     assert_eq!(eph(&h, Some("/s/e2")), vec![seq.clone()]);
     let mut c = h.cmd(S2, Request::CloseSession);
     c.cxid = 17;
@@ -1154,12 +1155,12 @@ fn session_close_deletes_ephemerals() {
     assert_eq!(
         o.triggers,
         vec![
-            trig("/s/e1", TriggerKind::NodeDeleted),
-            trig("/s", TriggerKind::NodeChildrenChanged),
-            trig(&seq, TriggerKind::NodeDeleted),
-            trig("/s", TriggerKind::NodeChildrenChanged),
             trig("/top", TriggerKind::NodeDeleted),
             trig("/", TriggerKind::NodeChildrenChanged),
+            trig(&seq, TriggerKind::NodeDeleted),
+            trig("/s", TriggerKind::NodeChildrenChanged),
+            trig("/s/e1", TriggerKind::NodeDeleted),
+            trig("/s", TriggerKind::NodeChildrenChanged),
         ]
     );
     // Observed: cversion +2 on the wire, pzxid = the closeSession zxid.
