@@ -4,6 +4,8 @@
 # Both first install what a fresh Debian machine lacks (scripts/setup.sh, idempotent).
 
 CARGO ?= cargo
+# Where cargo puts its builds (honours CARGO_TARGET_DIR).
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 # `make run ARGS="serve --config zoo.cfg"` runs with a config; the default is the embedded one.
 ARGS ?= serve
 
@@ -16,7 +18,7 @@ build: setup
 	$(CARGO) build --release --bin zoolog
 
 run: build
-	./target/release/zoolog $(ARGS)
+	$(TARGET_DIR)/release/zoolog $(ARGS)
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -47,7 +49,7 @@ bench: setup
 	@bash bench/setup.sh
 	$(CARGO) build --release --bin zoolog
 	$(CARGO) build --release -p zoolog-bench
-	./target/release/zoolog-bench run --zoolog target/release/zoolog $(BENCH_ARGS)
+	$(TARGET_DIR)/release/zoolog-bench run --zoolog $(TARGET_DIR)/release/zoolog $(BENCH_ARGS)
 
 # The benchmark with tiny counts against both servers (about 20 s): checks that every request got
 # a correct reply, never the speed. Part of `make test`.
@@ -55,4 +57,4 @@ bench-smoke: setup
 	@bash bench/setup.sh
 	$(CARGO) build --bin zoolog
 	$(CARGO) build -p zoolog-bench
-	./target/debug/zoolog-bench smoke --zoolog target/debug/zoolog
+	$(TARGET_DIR)/debug/zoolog-bench smoke --zoolog $(TARGET_DIR)/debug/zoolog
