@@ -92,6 +92,10 @@ pub struct Config {
     pub container_max_never_used_interval_ms: u64,
     /// The server id (`myid`); 1 for a standalone node, as in ZooKeeper.
     pub server_id: u8,
+    /// `zoolog.batch.maxEntries`: most requests in one log entry (group commit).
+    pub batch_max_entries: usize,
+    /// `zoolog.batch.maxInFlight`: batches appended and not yet applied at once.
+    pub batch_max_in_flight: usize,
     /// Keys accepted but not used, with a note each (logged at start).
     pub notices: Vec<String>,
 }
@@ -117,6 +121,8 @@ impl Default for Config {
             container_max_per_minute: 10_000,
             container_max_never_used_interval_ms: 0,
             server_id: 1,
+            batch_max_entries: 256,
+            batch_max_in_flight: 2,
             notices: Vec::new(),
         }
     }
@@ -374,6 +380,18 @@ impl Config {
                 }
                 "znode.container.maxNeverUsedIntervalMs" => {
                     c.container_max_never_used_interval_ms = parse_num(file, line, key, value)?
+                }
+                "zoolog.batch.maxEntries" => {
+                    c.batch_max_entries = parse_num(file, line, key, value)?;
+                    if c.batch_max_entries == 0 {
+                        return Err(bad(file, line, key, value, "must be positive"));
+                    }
+                }
+                "zoolog.batch.maxInFlight" => {
+                    c.batch_max_in_flight = parse_num(file, line, key, value)?;
+                    if c.batch_max_in_flight == 0 {
+                        return Err(bad(file, line, key, value, "must be positive"));
+                    }
                 }
                 _ if IGNORED_KEYS.contains(&k)
                     || IGNORED_PREFIXES.iter().any(|p| k.starts_with(p)) =>

@@ -154,7 +154,11 @@ impl ZkService {
                 ..BaseOptions::default()
             })
             .observer("zk")
-            .batching(BatchingConfig::default())
+            .batching(BatchingConfig {
+                max_entries: config.batch_max_entries,
+                max_in_flight: config.batch_max_in_flight,
+                ..BatchingConfig::default()
+            })
             .observer("batching")
             .session_order(SessionOrderConfig::default())
             .build(app.clone())?;
