@@ -65,8 +65,11 @@ impl Tuning {
             table.set_bloom_filter(opts.bloom_bits_per_key, false);
             table.set_whole_key_filtering(true);
         }
-        table.set_cache_index_and_filter_blocks(true);
-        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        // Index and filter blocks stay in the table readers' memory (a few bytes per key), not
+        // in the block cache: with them in the cache, a tree larger than the cache evicted and
+        // re-read (and re-decompressed, re-checksummed) them on nearly every get — profiled at
+        // 1M znodes as ~75% of apply time.
+        table.set_cache_index_and_filter_blocks(false);
         table.set_format_version(5);
 
         let mut cf = Options::default();
