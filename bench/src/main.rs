@@ -289,7 +289,7 @@ fn meta(cfg: &SuiteCfg, extra: serde_json::Value) -> serde_json::Value {
     serde_json::json!({
         "unix_time": now,
         "date": cmd("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
-        "git": cmd("git", &["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"]),
+        "git": cmd("git", &["-C", env!("CARGO_MANIFEST_DIR"), "describe", "--always", "--dirty"]),
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "cpu_model": cmd("sh", &["-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]),
         "mem_total": cmd("sh", &["-c", "grep MemTotal /proc/meminfo | awk '{print $2\" kB\"}'"]),
