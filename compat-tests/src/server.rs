@@ -516,7 +516,8 @@ pub fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Vec<u8>> 
 
 /// Starts `cmd` under a small `sh` watchdog in its own process group: the program is killed when
 /// the returned stdin pipe closes (dropped by us, or by the kernel when this process dies).
-fn spawn_with_watchdog(cmd: &Command, log_path: &Path) -> std::io::Result<(Child, ChildStdin)> {
+/// stdout and stderr of the program go to `log_path`. Also used by the root crate's test support.
+pub fn spawn_with_watchdog(cmd: &Command, log_path: &Path) -> std::io::Result<(Child, ChildStdin)> {
     const SCRIPT: &str = r#"exec 3<&0 0</dev/null
 "$@" &
 pid=$!
@@ -534,6 +535,9 @@ wait "$pid""#;
             Some(v) => sh.env(k, v),
             None => sh.env_remove(k),
         };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        sh.current_dir(d);
     }
     sh.stdin(Stdio::piped())
         .stdout(Stdio::from(log.try_clone()?))

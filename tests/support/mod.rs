@@ -27,6 +27,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+use zoolog_compat::server::spawn_with_watchdog;
 
 /// The Debian packages `zookeeper` / `libslf4j-java` put their jars here.
 pub const JAVA_LIB_DIR: &str = "/usr/share/java";
@@ -409,40 +410,6 @@ pub fn java_classpath(jars: &[&str]) -> String {
         .map(|j| format!("{JAVA_LIB_DIR}/{j}"))
         .collect::<Vec<_>>()
         .join(":")
-}
-
-/// Starts `cmd` under a small `sh` watchdog in a new process group: the program is killed as soon
-/// as the returned stdin pipe closes (dropped by us, or by the kernel when the test process dies).
-/// stdout and stderr of the program go to `log_path`.
-fn spawn_with_watchdog(cmd: &Command, log_path: &Path) -> std::io::Result<(Child, ChildStdin)> {
-    const SCRIPT: &str = r#"exec 3<&0 0</dev/null
-"$@" &
-pid=$!
-( read -r _ <&3; kill -KILL "$pid" 2>/dev/null ) &
-wait "$pid""#;
-    let log = File::create(log_path)?;
-    let mut sh = Command::new("sh");
-    sh.arg("-c")
-        .arg(SCRIPT)
-        .arg("zoolog-watchdog")
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => sh.env(k, v),
-            None => sh.env_remove(k),
-        };
-    }
-    if let Some(d) = cmd.get_current_dir() {
-        sh.current_dir(d);
-    }
-    sh.stdin(Stdio::piped())
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .process_group(0);
-    let mut child = sh.spawn()?;
-    let stdin = child.stdin.take().expect("piped stdin");
-    Ok((child, stdin))
 }
 
 /// SIGKILL to the process group `pgid` (a group this module created with `process_group(0)`).
