@@ -13,6 +13,7 @@ use rocksdb::{
 };
 use tracing::{debug, info, warn};
 
+use super::cache::ValueCache;
 use super::cursor::{
     CURSOR_KEY, FORMAT_KEY, FORMAT_VERSION, decode_cursor, decode_u64, encode_u64,
 };
@@ -142,6 +143,8 @@ impl Inner {
 /// [`ReadSnapshot`]) is dropped; a clean close flushes what is not yet flushed.
 pub struct LocalStore {
     shared: SharedStore,
+    /// Point reads of the apply transaction, written through by its commits.
+    cache: ValueCache,
 }
 
 impl LocalStore {
@@ -216,6 +219,7 @@ impl LocalStore {
             shared: SharedStore {
                 inner: Arc::new(inner),
             },
+            cache: ValueCache::new(opts.apply_cache_bytes),
         })
     }
 
@@ -246,7 +250,7 @@ impl LocalStore {
 
     /// Begins the read-write transaction of one apply. Only one can exist at a time.
     pub fn begin(&mut self) -> RwTxn<'_> {
-        RwTxn::new(&self.shared.inner)
+        RwTxn::new(&self.shared.inner, &self.cache)
     }
 
     /// A cloneable handle for readers and flushers on other threads.

@@ -19,6 +19,7 @@
 //! applied. A fresh store has cursor 0; after applying the entry at position `p`, commit with
 //! `p + 1`. Replay starts at the cursor; the log may be trimmed below the durable cursor.
 
+mod cache;
 mod cursor;
 mod digest;
 mod error;

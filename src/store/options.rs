@@ -25,6 +25,8 @@ pub struct StoreOptions {
     pub lz4: bool,
     /// RocksDB background flush and compaction threads.
     pub background_jobs: i32,
+    /// The apply transaction's cache of point reads (0 disables it).
+    pub apply_cache_bytes: usize,
 }
 
 impl Default for StoreOptions {
@@ -37,6 +39,7 @@ impl Default for StoreOptions {
             bloom_bits_per_key: 10.0,
             lz4: true,
             background_jobs: 2,
+            apply_cache_bytes: 32 << 20,
         }
     }
 }

@@ -2,9 +2,11 @@
 //! (read-your-writes), commits them with the apply cursor as one atomic RocksDB `WriteBatch`
 //! without RocksDB's WAL. Touches the partitions' column families and the system partition.
 
+use bytes::Bytes;
 use rocksdb::WriteBatch;
 use tracing::trace;
 
+use super::cache::ValueCache;
 use super::cursor::{CURSOR_KEY, encode_u64};
 use super::error::{Result, StoreError};
 use super::local::Inner;
@@ -24,13 +26,15 @@ use super::read::{StoreRead, Visitor};
 /// transaction started from.
 pub struct RwTxn<'s> {
     inner: &'s Inner,
+    cache: &'s ValueCache,
     overlay: Overlay,
 }
 
 impl<'s> RwTxn<'s> {
-    pub(crate) fn new(inner: &'s Inner) -> Self {
+    pub(crate) fn new(inner: &'s Inner, cache: &'s ValueCache) -> Self {
         RwTxn {
             inner,
+            cache,
             overlay: Overlay::default(),
         }
     }
@@ -91,8 +95,9 @@ impl<'s> RwTxn<'s> {
         }
         let writes = self.overlay.len();
         let mut batch = WriteBatch::default();
-        for (partition, pending) in self.overlay.into_writes() {
-            let cf = self.inner.cf(&partition)?;
+        let all = self.overlay.into_writes();
+        for (partition, pending) in &all {
+            let cf = self.inner.cf(partition)?;
             for (key, value) in pending {
                 match value {
                     Some(value) => batch.put_cf(&cf, key, value),
@@ -102,8 +107,16 @@ impl<'s> RwTxn<'s> {
         }
         let system = self.inner.system_cf()?;
         batch.put_cf(&system, CURSOR_KEY, encode_u64(cursor));
-        self.inner.db.write_opt(batch, self.inner.write_options())?;
+        if let Err(e) = self.inner.db.write_opt(batch, self.inner.write_options()) {
+            self.cache.clear();
+            return Err(e.into());
+        }
         self.inner.set_applied(cursor);
+        for (partition, pending) in all {
+            for (key, value) in pending {
+                self.cache.put(&partition, &key, value.map(Bytes::from));
+            }
+        }
         trace!(cursor, writes, "committed apply transaction");
         Ok(())
     }
@@ -117,8 +130,14 @@ impl StoreRead for RwTxn<'_> {
         if let Some(pending) = self.overlay.get(partition, key) {
             return Ok(pending.map(<[u8]>::to_vec));
         }
+        if let Some(cached) = self.cache.get(partition, key) {
+            return Ok(cached.map(|v| v.to_vec()));
+        }
         let cf = self.inner.cf(partition)?;
-        Ok(self.inner.db.get_pinned_cf(&cf, key)?.map(|v| v.to_vec()))
+        let value = self.inner.db.get_pinned_cf(&cf, key)?.map(|v| v.to_vec());
+        self.cache
+            .put(partition, key, value.as_deref().map(Bytes::copy_from_slice));
+        Ok(value)
     }
 
     fn for_each(

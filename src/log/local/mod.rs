@@ -14,6 +14,7 @@
 //! when first read. Reads run on the blocking pool with positioned reads (`pread`), using a
 //! sparse in-memory offset index per segment.
 
+mod recent;
 mod record;
 mod segment;
 mod writer;
@@ -32,6 +33,7 @@ use tracing::{debug, info, warn};
 use super::error::{LogError, Result};
 use super::fsutil::{self, FileLock};
 use super::loglet::{Loglet, Pos};
+use recent::RecentRecords;
 use segment::SegmentIndex;
 use writer::{Command, Writer};
 
@@ -102,6 +104,8 @@ pub(crate) struct Shared {
     fsyncs: AtomicU64,
     segments: Mutex<BTreeMap<Pos, SegmentHandle>>,
     trim_lock: Mutex<()>,
+    /// The records written last, for reads right behind the tail.
+    recent: RecentRecords,
     _lock: FileLock,
 }
 
@@ -408,6 +412,7 @@ impl LocalLoglet {
             fsyncs: AtomicU64::new(0),
             segments: Mutex::new(segments),
             trim_lock: Mutex::new(()),
+            recent: RecentRecords::default(),
             _lock: lock,
         });
         let (tx, rx) = mpsc::unbounded_channel();
@@ -422,6 +427,7 @@ impl LocalLoglet {
             next_pos: tail,
             buf: Vec::new(),
             pending: Vec::new(),
+            pending_payloads: Vec::new(),
             acks: Vec::new(),
             failed: None,
         };
@@ -516,6 +522,9 @@ impl Loglet for LocalLoglet {
         let to = to.min(self.shared.tail.load(Ordering::Acquire));
         if from >= to {
             return Ok(Vec::new());
+        }
+        if let Some(hit) = self.shared.recent.get(from, to) {
+            return Ok(hit);
         }
         let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || shared.read_blocking(from, to))

@@ -64,6 +64,8 @@ pub(super) struct Writer {
     pub(super) buf: Vec<u8>,
     /// `(pos, offset, framed)` of the buffered records, for the index.
     pub(super) pending: Vec<(Pos, u64, u64)>,
+    /// The payloads of `pending`, for the recent-records cache.
+    pub(super) pending_payloads: Vec<Bytes>,
     pub(super) acks: Vec<(oneshot::Sender<Result<Pos>>, Pos)>,
     pub(super) failed: Option<LogError>,
 }
@@ -143,6 +145,7 @@ impl Writer {
         let offset = self.written + self.buf.len() as u64;
         record::encode_into(&mut self.buf, self.next_pos, &payload);
         self.pending.push((self.next_pos, offset, framed));
+        self.pending_payloads.push(payload);
         self.acks.push((reply, self.next_pos));
         self.next_pos += 1;
     }
@@ -174,6 +177,11 @@ impl Writer {
                     ix.push(pos, offset, framed);
                 }
             }
+        }
+        if let Some(&(first, _, _)) = self.pending.first() {
+            self.shared
+                .recent
+                .extend(first, self.pending_payloads.drain(..));
         }
         self.pending.clear();
         self.shared.tail.store(self.next_pos, Ordering::Release);
@@ -265,6 +273,7 @@ impl Writer {
         }
         self.buf.clear();
         self.pending.clear();
+        self.pending_payloads.clear();
         for (reply, _) in self.acks.drain(..) {
             let _ = reply.send(Err(e.clone()));
         }
