@@ -17,9 +17,16 @@ use crate::store::RwTxn;
 use super::apply::ZkStateMachine;
 use super::command::ZkCommand;
 use super::outcome::ZkOutcome;
+use super::read::ZkReader;
 
-/// Told about every applied command, after its transaction committed. Must not block.
+/// Told about every applied command. Must not block.
 pub trait ZkListener: Send + Sync + 'static {
+    /// Inside apply, right after `outcome` was produced and before the next command runs:
+    /// `reader` sees exactly the state this command left (not yet committed). For answering
+    /// reads queued behind the command; must not change anything replicated.
+    fn applying(&self, _outcome: &ZkOutcome, _reader: &ZkReader<'_>) {}
+
+    /// After the command's transaction committed.
     fn applied(&self, pos: Pos, outcome: &ZkOutcome);
 }
 
@@ -41,6 +48,13 @@ impl ZkApplicator {
         &self.sm
     }
 
+    fn listener(&self) -> Option<Arc<dyn ZkListener>> {
+        self.listener
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Sets (or replaces) the listener called from `post_apply`.
     pub fn set_listener(&self, listener: Arc<dyn ZkListener>) {
         *self
@@ -53,7 +67,13 @@ impl ZkApplicator {
 impl Applicator for ZkApplicator {
     fn apply(&self, txn: &mut RwTxn<'_>, entry: &Entry, pos: Pos) -> Result<Bytes, ApplyError> {
         match ZkCommand::decode(entry.payload()) {
-            Ok(cmd) => Ok(self.sm.apply(txn, &cmd)?.encode()),
+            Ok(cmd) => {
+                let outcome = self.sm.apply(txn, &cmd)?;
+                if let Some(listener) = self.listener() {
+                    listener.applying(&outcome, &self.sm.reader(&*txn));
+                }
+                Ok(outcome.encode())
+            }
             Err(e) if e.is_unsupported() => Err(ApplyError::Unsupported {
                 pos,
                 reason: e.to_string(),
@@ -78,12 +98,7 @@ impl Applicator for ZkApplicator {
     }
 
     fn post_apply(&self, _entry: &Entry, pos: Pos, result: &Bytes) {
-        let listener = self
-            .listener
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let Some(listener) = listener else {
+        let Some(listener) = self.listener() else {
             return;
         };
         match ZkOutcome::decode(result) {

@@ -8,6 +8,12 @@
 //! older than the triggers it would have missed, and its reply is queued before any
 //! notification it enables.
 //!
+//! Reads *parked* behind a write of their session ([`Hub::park_read`]) run inside apply, right
+//! after that write and before the next command (the [`ZkListener::applying`] hook), against the
+//! apply transaction: they see exactly the state their position in the session's order calls
+//! for, so the session's later writes can be proposed at once instead of waiting for them. Their
+//! replies are queued right after the write's own.
+//!
 //! Layer: `zk` soft state; runs on the apply thread (post_apply) and on connection tasks.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -19,7 +25,8 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc::UnboundedSender;
 use zoolog_jute::{
-    ErrorCode, EventType, Id, Jute, KeeperState, Perms, ReplyHeader, Response, WatcherEvent, xid,
+    ErrorCode, EventType, Id, Jute, KeeperState, Perms, ReplyHeader, Request, Response,
+    WatcherEvent, xid,
 };
 
 use crate::engine::Pos;
@@ -28,6 +35,7 @@ use super::acl;
 use super::applicator::ZkListener;
 use super::config::ZkConfig;
 use super::outcome::ZkOutcome;
+use super::read::ZkReader;
 use super::sessions::SessionTracker;
 use super::stats::{ConnStats, ServerStats};
 use super::watches::{ConnId, WatchManager};
@@ -53,6 +61,23 @@ pub struct ConnHandle {
     pub established: Instant,
 }
 
+/// A read waiting to run right after a write of its session.
+pub struct ParkedRead {
+    pub xid: i32,
+    pub req: Request,
+    /// The connection's auth ids when the read arrived.
+    pub auth: Vec<Id>,
+}
+
+/// A write proposed by one of this node's connections, whose reply the listener queues.
+pub struct ExpectedReply {
+    conn: ConnId,
+    /// Reads to run right after the write is applied.
+    parked: Vec<ParkedRead>,
+    /// Set once apply reached the write: the replies of the reads parked behind it.
+    ran: Option<Vec<Bytes>>,
+}
+
 /// Everything behind the hub's lock.
 pub struct HubState {
     pub watches: WatchManager,
@@ -60,7 +85,7 @@ pub struct HubState {
     /// Writes proposed by this node's connections, by (session, xid): their replies are queued
     /// by the listener, in apply order with the notifications (as ZooKeeper's final processor
     /// does), not when the proposer's future resolves later.
-    pub expected: HashMap<(i64, i32), VecDeque<ConnId>>,
+    pub expected: HashMap<(i64, i32), VecDeque<ExpectedReply>>,
 }
 
 /// Connections, watches, and the listener of applied commands.
@@ -144,12 +169,35 @@ impl Hub {
     }
 
     /// Announces a write of `conn`: the listener will queue its reply when it is applied.
-    pub fn expect_reply(&self, conn: ConnId, session: i64, xid: i32) {
+    /// `parked`: reads to run right after it (see [`Hub::park_read`]).
+    pub fn expect_reply(&self, conn: ConnId, session: i64, xid: i32, parked: Vec<ParkedRead>) {
         self.lock()
             .expected
             .entry((session, xid))
             .or_default()
-            .push_back(conn);
+            .push_back(ExpectedReply {
+                conn,
+                parked,
+                ran: None,
+            });
+    }
+
+    /// Parks `read` behind the session's write `anchor` (the last one it proposed), to run
+    /// right after that write in apply. Gives the read back if apply already reached the write:
+    /// the caller then runs it itself once the write's reply is out.
+    pub fn park_read(&self, session: i64, anchor: i32, read: ParkedRead) -> Option<ParkedRead> {
+        let mut st = self.lock();
+        match st
+            .expected
+            .get_mut(&(session, anchor))
+            .and_then(|q| q.back_mut())
+        {
+            Some(e) if e.ran.is_none() => {
+                e.parked.push(read);
+                None
+            }
+            _ => Some(read),
+        }
     }
 
     /// The connection's auth ids changed (an auth packet).
@@ -185,6 +233,44 @@ impl Hub {
 }
 
 impl ZkListener for Hub {
+    fn applying(&self, outcome: &ZkOutcome, reader: &ZkReader<'_>) {
+        let key = (outcome.session_id, outcome.cxid);
+        let parked = {
+            let mut st = self.lock();
+            let Some(expected) = st.expected.get_mut(&key).and_then(|q| q.front_mut()) else {
+                return;
+            };
+            expected.ran = Some(Vec::new());
+            std::mem::take(&mut expected.parked)
+        };
+        if parked.is_empty() {
+            return;
+        }
+        let frames: Vec<Bytes> = parked
+            .into_iter()
+            .map(|r| match reader.read(&r.req, outcome.session_id, &r.auth) {
+                Ok(reply) => reply_frame(r.xid, outcome.zxid, reply.err, &reply.response),
+                Err(e) => {
+                    tracing::warn!(error = %e, "parked read failed");
+                    reply_frame(
+                        r.xid,
+                        outcome.zxid,
+                        ErrorCode::SystemError,
+                        &Response::Empty,
+                    )
+                }
+            })
+            .collect();
+        if let Some(expected) = self
+            .lock()
+            .expected
+            .get_mut(&key)
+            .and_then(|q| q.front_mut())
+        {
+            expected.ran = Some(frames);
+        }
+    }
+
     fn applied(&self, _pos: Pos, outcome: &ZkOutcome) {
         let mut st = self.lock();
         let mut notes = Vec::new();
@@ -204,18 +290,32 @@ impl ZkListener for Hub {
                 let _ = h.tx.send(Outbound::Frame(notification_frame(event, &path)));
             }
         }
-        if let Some(conns) = st.expected.get_mut(&(outcome.session_id, outcome.cxid))
-            && let Some(conn) = conns.pop_front()
+        if let Some(waiting) = st.expected.get_mut(&(outcome.session_id, outcome.cxid))
+            && let Some(expected) = waiting.pop_front()
         {
-            if conns.is_empty() {
+            if waiting.is_empty() {
                 st.expected.remove(&(outcome.session_id, outcome.cxid));
             }
-            if let Some(h) = st.conns.get(&conn) {
+            if let Some(h) = st.conns.get(&expected.conn) {
                 h.stats.last_zxid.store(outcome.zxid, Ordering::Relaxed);
-                h.stats.sent.fetch_add(1, Ordering::Relaxed);
-                self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
                 let frame = reply_frame(outcome.cxid, outcome.zxid, outcome.err, &outcome.response);
+                let reads = expected.ran.unwrap_or_default();
+                let sent = 1 + reads.len() as u64;
+                h.stats.sent.fetch_add(sent, Ordering::Relaxed);
+                self.stats.packets_sent.fetch_add(sent, Ordering::Relaxed);
                 let _ = h.tx.send(Outbound::Frame(frame));
+                for r in reads {
+                    let _ = h.tx.send(Outbound::Frame(r));
+                }
+                if !expected.parked.is_empty() {
+                    // Apply never reached them (cannot happen: `applying` runs first); the
+                    // session's order is lost, so the connection goes.
+                    tracing::error!(
+                        session = format_args!("0x{:x}", outcome.session_id),
+                        "reads parked behind a write were not run; closing the connection"
+                    );
+                    let _ = h.tx.send(Outbound::Close);
+                }
             }
         }
         for closed in &outcome.closed_sessions {

@@ -3,6 +3,12 @@
 //! order of proposal is their order in the log), and a read waits only for the session's earlier
 //! requests — then runs against a local snapshot that includes them.
 //!
+//! A read must not see the session's *later* writes either. A plain read (no watch) that arrives
+//! behind a write still in flight is therefore *parked* with the hub: apply runs it right after
+//! that write, before the next command, and its reply follows the write's — so the writes after
+//! it are proposed at once, as in ZooKeeper's pipeline where reads take their place in the
+//! request order. Other reads (watches, sync, setWatches) hold later writes back until they ran.
+//!
 //! Reads that set a watch, setWatches and the watch-management calls run under the hub's lock
 //! against a snapshot aligned with the triggers already fired (see [`super::hub`]), and their
 //! replies are queued under that lock, so no notification can overtake them.
@@ -29,7 +35,7 @@ use zoolog_jute::{
 use super::acl;
 use super::command::{ZkCommand, ZkOp};
 pub use super::hub::reply_frame;
-use super::hub::{ConnHandle, HubState, Outbound, notification_frame};
+use super::hub::{ConnHandle, HubState, Outbound, ParkedRead, notification_frame};
 use super::java_order;
 use super::service::{ZkService, now_ms};
 use super::session_id;
@@ -87,6 +93,11 @@ enum Item {
     /// A write behind a read that has not run yet: proposed once every read before it ran, so
     /// that no read of the session sees a later write.
     Deferred(DeferredWrite),
+    /// A read parked behind the session's last proposed write: apply runs it right after that
+    /// write and queues its reply after the write's, so it is answered once that write is.
+    Parked {
+        started: Instant,
+    },
 }
 
 struct DeferredWrite {
@@ -95,6 +106,19 @@ struct DeferredWrite {
     /// The connection's auth ids when the write arrived.
     auth: Vec<Id>,
     started: Instant,
+    /// Reads parked behind this write before it was proposed.
+    parked: Vec<ParkedRead>,
+}
+
+/// The write a plain read arriving now would be parked behind: the session's last write, when
+/// everything queued after it is a parked read.
+#[derive(Clone, Copy)]
+enum Anchor {
+    /// Proposed: the read is handed to the hub, keyed by the write's xid.
+    Proposed(i32),
+    /// Deferred: the read rides with the write (the last non-parked item of the queue) and is
+    /// handed to the hub when the write is proposed.
+    Deferred,
 }
 
 /// Serves one connection's session.
@@ -108,6 +132,9 @@ pub struct Processor {
     queue: VecDeque<Item>,
     /// Reads in `queue` that have not run yet.
     queued_reads: usize,
+    /// The xid of the last write proposed, while everything queued after it is a parked read:
+    /// a plain read arriving now can be parked behind it.
+    anchor: Option<Anchor>,
     head: Option<InFlight>,
     closing: bool,
 }
@@ -215,6 +242,7 @@ pub async fn handshake(
         stats,
         queue: VecDeque::new(),
         queued_reads: 0,
+        anchor: None,
         head: None,
         closing: false,
     };
@@ -453,10 +481,38 @@ impl Processor {
                 // Like a read, sync holds back later writes, so that its reply (and zxid) come
                 // before theirs.
                 self.queued_reads += 1;
+                self.anchor = None;
                 self.queue.push_back(Item::Sync(InFlight::new(fut)));
             }
             req => {
+                let req = match self.anchor {
+                    Some(anchor) if parkable(&req) => {
+                        let read = ParkedRead {
+                            xid,
+                            req,
+                            auth: self.auth.clone(),
+                        };
+                        match self.park(anchor, read) {
+                            None => {
+                                self.queue.push_back(Item::Parked { started });
+                                return Ok(());
+                            }
+                            Some(read) => read.req,
+                        }
+                    }
+                    _ => req,
+                };
+                if self.head.is_none() && self.queue.is_empty() && parkable(&req) {
+                    // Nothing of the session is pending: the read runs now, on a snapshot that
+                    // holds every earlier write (all answered), and later writes need not wait.
+                    let snap = self.svc.snapshot();
+                    let (zxid, err, resp) = self.read_now(&snap, &req);
+                    self.send(reply_frame(xid, zxid, err, &resp));
+                    self.svc.stats().record_latency(started);
+                    return Ok(());
+                }
                 self.queued_reads += 1;
+                self.anchor = None;
                 self.queue.push_back(Item::Read { xid, req, started });
             }
         }
@@ -484,10 +540,13 @@ impl Processor {
             op,
             auth: self.auth.clone(),
             started,
+            parked: Vec::new(),
         };
         if self.queued_reads > 0 {
+            self.anchor = Some(Anchor::Deferred);
             self.queue.push_back(Item::Deferred(write));
         } else {
+            self.anchor = Some(Anchor::Proposed(xid));
             let w = self.start_write(write);
             self.queue.push_back(Item::Write(w));
         }
@@ -498,6 +557,7 @@ impl Processor {
         // A queued reply holds back later writes like a read does: their replies (sent by the
         // listener when applied) must not overtake it.
         self.queued_reads += 1;
+        self.anchor = None;
         self.queue.push_back(Item::Ready(Reply {
             frames,
             close,
@@ -543,6 +603,8 @@ impl Processor {
                     self.execute_read(xid, req).await;
                     self.svc.stats().record_latency(started);
                 }
+                // Its reply went out with the write before it, which has completed.
+                Item::Parked { started } => self.svc.stats().record_latency(started),
             }
         }
     }
@@ -567,14 +629,46 @@ impl Processor {
         }
     }
 
+    /// Parks `read` behind the anchor write; gives it back if that is no longer possible.
+    fn park(&mut self, anchor: Anchor, read: ParkedRead) -> Option<ParkedRead> {
+        match anchor {
+            Anchor::Proposed(xid) => self.svc.hub().park_read(self.session, xid, read),
+            Anchor::Deferred => {
+                let write = self.queue.iter_mut().rev().find_map(|item| match item {
+                    Item::Parked { .. } => None,
+                    Item::Deferred(d) => Some(Some(d)),
+                    _ => Some(None),
+                });
+                match write.flatten() {
+                    Some(d) => {
+                        d.parked.push(read);
+                        None
+                    }
+                    None => Some(read),
+                }
+            }
+        }
+    }
+
     /// Proposes a write now; its reply is ready when it has been applied here.
-    fn start_write(&self, w: DeferredWrite) -> InFlight {
+    fn start_write(&mut self, w: DeferredWrite) -> InFlight {
         let DeferredWrite {
             xid,
             op,
             auth,
             started,
+            parked,
         } = w;
+        if matches!(self.anchor, Some(Anchor::Deferred))
+            && !self
+                .queue
+                .iter()
+                .rev()
+                .any(|item| matches!(item, Item::Deferred(_)))
+        {
+            // The anchor was this write (the last deferred one): it is proposed now.
+            self.anchor = Some(Anchor::Proposed(xid));
+        }
         let close = matches!(op, ZkOp::Request(Request::CloseSession));
         let cmd = ZkCommand {
             session_id: self.session,
@@ -585,7 +679,9 @@ impl Processor {
         };
         // The listener queues the reply when the write is applied (in order with the
         // notifications it causes); the future only says the write is done.
-        self.svc.hub().expect_reply(self.conn, self.session, xid);
+        self.svc
+            .hub()
+            .expect_reply(self.conn, self.session, xid, parked);
         let fut = self.svc.propose(&cmd);
         let fut = async move {
             match fut.await {
@@ -862,6 +958,21 @@ impl Processor {
             self.send(reply_frame(xid, zxid, ErrorCode::Ok, &Response::Empty));
         })
         .await;
+    }
+}
+
+/// Reads that apply can answer by itself: no watch to register, no connection state involved.
+fn parkable(req: &Request) -> bool {
+    match req {
+        Request::GetData(r) => !r.watch,
+        Request::Exists(r) => !r.watch,
+        Request::GetChildren(r) => !r.watch,
+        Request::GetChildren2(r) => !r.watch,
+        Request::GetAcl(_)
+        | Request::GetAllChildrenNumber(_)
+        | Request::GetEphemerals(_)
+        | Request::MultiRead(_) => true,
+        _ => false,
     }
 }
 
