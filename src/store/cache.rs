@@ -75,7 +75,28 @@ impl ValueCache {
         Some(v)
     }
 
-    /// Records the committed value of `key` (read from the database or just written).
+    /// A committed write of `key`: updates the entry if the cache holds one (keys apply has not
+    /// read — most new nodes, child index entries — are left out, so a load of creates does not
+    /// churn the cache).
+    pub(crate) fn written(&self, partition: &Partition, key: &[u8], value: Option<Bytes>) {
+        if !self.enabled() {
+            return;
+        }
+        let mut g = self.gens.borrow_mut();
+        if let Some(slot) = g.young.get_mut(partition).and_then(|m| m.get_mut(key)) {
+            let (old, new) = (charge(key, slot), charge(key, &value));
+            *slot = value;
+            g.young_bytes = (g.young_bytes + new).saturating_sub(old);
+            return;
+        }
+        if let Some(m) = g.old.get_mut(partition)
+            && m.remove(key).is_some()
+        {
+            Self::insert_young(&mut g, self.generation_bytes, partition, key.into(), value);
+        }
+    }
+
+    /// Records the committed value of `key`, read from the database.
     pub(crate) fn put(&self, partition: &Partition, key: &[u8], value: Option<Bytes>) {
         if !self.enabled() {
             return;
@@ -108,8 +129,12 @@ impl ValueCache {
         }
         g.young_bytes += add;
         if g.young_bytes > limit {
-            g.old = std::mem::take(&mut g.young);
+            let old = std::mem::replace(&mut g.old, std::mem::take(&mut g.young));
             g.young_bytes = 0;
+            // Freeing a generation's many small allocations is slow: not on the apply thread.
+            let _ = std::thread::Builder::new()
+                .name("cache-free".into())
+                .spawn(move || drop(old));
         }
     }
 
@@ -145,6 +170,19 @@ mod tests {
         assert_eq!(c.get(&Partition::new("q"), &[b'k', 19]), None);
         c.clear();
         assert_eq!(c.get(&p, &[b'k', 19]), None);
+    }
+
+    #[test]
+    fn writes_update_only_cached_keys() {
+        let p = Partition::new("p");
+        let c = ValueCache::new(1 << 20);
+        c.written(&p, b"new", Some(Bytes::from_static(b"1")));
+        assert_eq!(c.get(&p, b"new"), None, "not read before: not cached");
+        c.put(&p, b"k", Some(Bytes::from_static(b"1")));
+        c.written(&p, b"k", Some(Bytes::from_static(b"2")));
+        assert_eq!(c.get(&p, b"k"), Some(Some(Bytes::from_static(b"2"))));
+        c.written(&p, b"k", None);
+        assert_eq!(c.get(&p, b"k"), Some(None));
     }
 
     #[test]

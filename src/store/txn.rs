@@ -114,7 +114,7 @@ impl<'s> RwTxn<'s> {
         self.inner.set_applied(cursor);
         for (partition, pending) in all {
             for (key, value) in pending {
-                self.cache.put(&partition, &key, value.map(Bytes::from));
+                self.cache.written(&partition, &key, value.map(Bytes::from));
             }
         }
         trace!(cursor, writes, "committed apply transaction");
@@ -135,8 +135,11 @@ impl StoreRead for RwTxn<'_> {
         }
         let cf = self.inner.cf(partition)?;
         let value = self.inner.db.get_pinned_cf(&cf, key)?.map(|v| v.to_vec());
-        self.cache
-            .put(partition, key, value.as_deref().map(Bytes::copy_from_slice));
+        // Only values that exist: a create probes a key that is absent once and never again.
+        if let Some(v) = &value {
+            self.cache
+                .put(partition, key, Some(Bytes::copy_from_slice(v)));
+        }
         Ok(value)
     }
 
