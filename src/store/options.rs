@@ -78,6 +78,12 @@ impl Tuning {
         let mut cf = Options::default();
         cf.set_block_based_table_factory(&table);
         cf.set_write_buffer_size(opts.write_buffer_bytes);
+        if opts.bloom_bits_per_key > 0.0 {
+            // A bloom filter over the memtable's whole keys too: a create probes a key that does
+            // not exist, which otherwise searches the whole skiplist before the SST filters.
+            cf.set_memtable_whole_key_filtering(true);
+            cf.set_memtable_prefix_bloom_ratio(0.05);
+        }
         cf.set_level_compaction_dynamic_level_bytes(true);
         cf.set_compression_type(if opts.lz4 {
             DBCompressionType::Lz4
