@@ -563,3 +563,27 @@ async fn the_chain_and_its_loglets_survive_a_restart() {
         Err(LogError::NoChain)
     ));
 }
+
+/// A tail watcher registered on the virtual log hears every durable tail in global positions,
+/// also from the segment a reconfiguration adds later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_watchers_hear_durable_tails_across_reconfigurations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = local_log(tmp.path(), registry()).await;
+    let seen = Arc::new(AtomicU64::new(0));
+    let s = seen.clone();
+    log.watch_tail(Arc::new(move |tail| {
+        s.fetch_max(tail, Ordering::SeqCst);
+    }));
+    for i in 0..10 {
+        log.append(payload(0, i)).await.unwrap();
+    }
+    assert_eq!(seen.load(Ordering::SeqCst), 10);
+    log.reconfig_extend(LogletConfig::local(tmp.path().join("seg1")))
+        .await
+        .unwrap();
+    for i in 10..15 {
+        assert_eq!(log.append(payload(0, i)).await.unwrap(), i);
+    }
+    assert_eq!(seen.load(Ordering::SeqCst), 15);
+}

@@ -5,6 +5,8 @@
 //! (local, mem, and later raft, native, striped) and the `VirtualLog` itself implement it, so the
 //! engines above depend on this trait only. It knows nothing of what the entries mean.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 
@@ -12,6 +14,10 @@ use super::error::Result;
 
 /// A log position. Positions are dense and start at 0 for a fresh loglet.
 pub type Pos = u64;
+
+/// Told a new tail (first unwritten position) whenever entries become durable. Called on the
+/// loglet's own threads: must be quick and must not block.
+pub type TailWatcher = Arc<dyn Fn(Pos) + Send + Sync>;
 
 /// A shared log (Delos `Loglet`). Object-safe: a chain holds `Arc<dyn Loglet>`.
 ///
@@ -44,4 +50,9 @@ pub trait Loglet: Send + Sync + 'static {
 
     /// Trims every entry below `pos` (clamped to the tail).
     async fn prefix_trim(&self, pos: Pos) -> Result<()>;
+
+    /// Registers `watcher`, told the new tail as entries become durable: lets a reader waiting
+    /// at the tail wake without polling or a hop through the appender. A hint only; loglets
+    /// that cannot tell ignore it (readers then poll `check_tail`).
+    fn watch_tail(&self, _watcher: TailWatcher) {}
 }

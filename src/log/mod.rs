@@ -28,7 +28,7 @@ pub use chain::{Chain, ChainSegment, KIND_LOCAL, KIND_MEM, LogletConfig};
 pub use error::{LogError, Result};
 pub use faulty::{FaultConfig, FaultStats, FaultyLoglet};
 pub use local::{LocalLoglet, LocalLogletOptions, LocalLogletStats, MAX_ENTRY_BYTES};
-pub use loglet::{Loglet, Pos};
+pub use loglet::{Loglet, Pos, TailWatcher};
 pub use mem::MemLoglet;
 pub use metastore::{LocalMetaStore, MemMetaStore, MetaStore, MetaVersion};
 pub use registry::{LogletFactory, LogletRegistry, OpenFn};

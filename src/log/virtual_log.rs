@@ -25,7 +25,7 @@ use tracing::{debug, info, warn};
 
 use super::chain::{Chain, ChainSegment, LogletConfig};
 use super::error::{LogError, Result};
-use super::loglet::{Loglet, Pos};
+use super::loglet::{Loglet, Pos, TailWatcher};
 use super::metastore::{MetaStore, MetaVersion};
 use super::registry::LogletFactory;
 
@@ -126,6 +126,8 @@ pub struct VirtualLog {
     opts: VirtualLogOptions,
     current: RwLock<Arc<Loaded>>,
     reload_lock: tokio::sync::Mutex<()>,
+    /// Tail watchers, registered on the active segment's loglet of every chain installed.
+    watchers: std::sync::Mutex<Vec<TailWatcher>>,
 }
 
 impl std::fmt::Debug for VirtualLog {
@@ -200,6 +202,7 @@ impl VirtualLog {
             opts,
             current: RwLock::new(Arc::new(loaded)),
             reload_lock: tokio::sync::Mutex::new(()),
+            watchers: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -241,8 +244,23 @@ impl VirtualLog {
                 "virtual log installs chain"
             );
             *cur = Arc::new(loaded);
+            let watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+            for w in watchers.iter() {
+                Self::watch_active(&cur, w.clone());
+            }
         }
         cur.clone()
+    }
+
+    /// Registers `watcher` on the active segment's loglet, in global positions. Only the active
+    /// segment grows (a sealed loglet appends nothing more), so older ones need no watcher.
+    fn watch_active(loaded: &Loaded, watcher: TailWatcher) {
+        if let Ok(active) = loaded.active() {
+            let start = active.start;
+            active
+                .loglet
+                .watch_tail(Arc::new(move |tail| watcher(start + tail)));
+        }
     }
 
     /// Reloads the chain from the MetaStore unless a chain newer than `seen` is already here.
@@ -488,6 +506,14 @@ impl Loglet for VirtualLog {
         Err(LogError::Unavailable(
             "virtual log seal kept losing metastore races".into(),
         ))
+    }
+
+    fn watch_tail(&self, watcher: TailWatcher) {
+        self.watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(watcher.clone());
+        Self::watch_active(&self.current(), watcher);
     }
 
     async fn prefix_trim(&self, pos: Pos) -> Result<()> {

@@ -223,6 +223,15 @@ impl BaseEngine {
             .take()
             .ok_or(EngineError::AlreadyStarted)?;
         let partition = store.partition(&self.shared.opts.partition)?;
+        // The log tells the apply loop of new durable entries directly (the appender's
+        // acknowledgement would add a task hop to every batch's way up).
+        let weak = Arc::downgrade(&self.shared);
+        self.shared.log.watch_tail(Arc::new(move |tail| {
+            if let Some(shared) = weak.upgrade() {
+                shared.tail_hint.fetch_max(tail, Ordering::AcqRel);
+                shared.wake_apply.notify_one();
+            }
+        }));
         let (done_tx, apply_done) = oneshot::channel();
         let lp = apply_loop::ApplyLoop {
             shared: self.shared.clone(),

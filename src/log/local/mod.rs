@@ -32,7 +32,7 @@ use tracing::{debug, info, warn};
 
 use super::error::{LogError, Result};
 use super::fsutil::{self, FileLock};
-use super::loglet::{Loglet, Pos};
+use super::loglet::{Loglet, Pos, TailWatcher};
 use recent::RecentRecords;
 use segment::SegmentIndex;
 use writer::{Command, Writer};
@@ -106,10 +106,20 @@ pub(crate) struct Shared {
     trim_lock: Mutex<()>,
     /// The records written last, for reads right behind the tail.
     recent: RecentRecords,
+    /// Told each new durable tail.
+    watchers: Mutex<Vec<TailWatcher>>,
     _lock: FileLock,
 }
 
 impl Shared {
+    /// Tells the watchers the new durable tail.
+    fn published(&self, tail: Pos) {
+        let watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+        for w in watchers.iter() {
+            w(tail);
+        }
+    }
+
     fn lock_segments(&self) -> MutexGuard<'_, BTreeMap<Pos, SegmentHandle>> {
         // Every critical section leaves the map consistent, so a poisoned lock is usable.
         self.segments.lock().unwrap_or_else(|e| e.into_inner())
@@ -413,6 +423,7 @@ impl LocalLoglet {
             segments: Mutex::new(segments),
             trim_lock: Mutex::new(()),
             recent: RecentRecords::default(),
+            watchers: Mutex::new(Vec::new()),
             _lock: lock,
         });
         let (tx, rx) = mpsc::unbounded_channel();
@@ -547,5 +558,13 @@ impl Loglet for LocalLoglet {
         tokio::task::spawn_blocking(move || shared.trim_blocking(pos))
             .await
             .map_err(|e| LogError::Unavailable(format!("trim task failed: {e}")))?
+    }
+
+    fn watch_tail(&self, watcher: TailWatcher) {
+        self.shared
+            .watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(watcher);
     }
 }

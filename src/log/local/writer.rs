@@ -185,6 +185,7 @@ impl Writer {
         }
         self.pending.clear();
         self.shared.tail.store(self.next_pos, Ordering::Release);
+        self.shared.published(self.next_pos);
         for (reply, pos) in self.acks.drain(..) {
             let _ = reply.send(Ok(pos));
         }
