@@ -192,4 +192,8 @@ impl Applicator for ObserverEngine {
     fn post_apply(&self, entry: &Entry, pos: Pos, result: &Bytes) {
         self.inner.upcall.post_apply(entry, pos, result);
     }
+
+    fn post_apply_done(&self) {
+        self.inner.upcall.post_apply_done();
+    }
 }

@@ -59,4 +59,9 @@ pub trait Applicator: Send + Sync + 'static {
     /// Runs after the transaction of `entry` committed, with the result `apply` returned. Soft
     /// state (watches, waiting proposers) is updated here. Must not block.
     fn post_apply(&self, entry: &Entry, pos: Pos, result: &Bytes);
+
+    /// Runs once after the `post_apply` calls of one log entry (all of a batch's entries), before
+    /// its proposer is told: an applicator that buffers what `post_apply` produces (replies to
+    /// send) releases it here, once per entry instead of once per command. Must not block.
+    fn post_apply_done(&self) {}
 }

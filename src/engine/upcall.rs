@@ -78,4 +78,12 @@ impl UpcallSlot {
             up.post_apply(entry, pos, result);
         }
     }
+
+    /// Calls the registered applicator's `post_apply_done`, if any.
+    pub fn post_apply_done(&self) {
+        let slot = self.slot.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(up) = slot.as_ref() {
+            up.post_apply_done();
+        }
+    }
 }

@@ -25,6 +25,12 @@ pub async fn run<W: AsyncWrite + Unpin>(mut sock: W, mut rx: UnboundedReceiver<O
                     buf.put_i32(f.len() as i32);
                     buf.put_slice(&f);
                 }
+                Outbound::Frames(fs) => {
+                    for f in fs {
+                        buf.put_i32(f.len() as i32);
+                        buf.put_slice(&f);
+                    }
+                }
                 Outbound::Close => {
                     close = true;
                     break;

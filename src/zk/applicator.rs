@@ -28,6 +28,9 @@ pub trait ZkListener: Send + Sync + 'static {
 
     /// After the command's transaction committed.
     fn applied(&self, pos: Pos, outcome: &ZkOutcome);
+
+    /// After the `applied` calls of one log entry: release what they buffered.
+    fn flush(&self) {}
 }
 
 /// The ZooKeeper applicator.
@@ -94,6 +97,12 @@ impl Applicator for ZkApplicator {
                 }
                 .encode())
             }
+        }
+    }
+
+    fn post_apply_done(&self) {
+        if let Some(listener) = self.listener() {
+            listener.flush();
         }
     }
 

@@ -45,6 +45,8 @@ use super::watches::{ConnId, WatchManager};
 pub enum Outbound {
     /// Write one frame payload (the writer adds the length prefix).
     Frame(Bytes),
+    /// Write these frame payloads, in order.
+    Frames(Vec<Bytes>),
     /// Flush what is queued, then close the connection.
     Close,
 }
@@ -86,6 +88,65 @@ pub struct HubState {
     /// by the listener, in apply order with the notifications (as ZooKeeper's final processor
     /// does), not when the proposer's future resolves later.
     pub expected: HashMap<(i64, i32), VecDeque<ExpectedReply>>,
+    /// What the listener queued for each connection during the current log entry, sent in one
+    /// message per connection when the entry is done (one wake-up of its writer, not one per
+    /// reply) — or at once when a command fires watches, so that its notifications leave
+    /// before its reply.
+    outbox: HashMap<ConnId, Outbox>,
+}
+
+/// A connection's frames held back until the end of the log entry being applied.
+struct Outbox {
+    /// When the connection's first frame was held: the flush goes in that order, so that (as in
+    /// ZooKeeper) the notifications a write causes leave before its reply.
+    seq: usize,
+    tx: UnboundedSender<Outbound>,
+    frames: Vec<Bytes>,
+    close: bool,
+}
+
+impl Hub {
+    /// The held frames of connection `h`.
+    fn held<'a>(
+        outbox: &'a mut HashMap<ConnId, Outbox>,
+        conn: ConnId,
+        h: &ConnHandle,
+    ) -> &'a mut Outbox {
+        let seq = outbox.len();
+        outbox.entry(conn).or_insert_with(|| Outbox {
+            seq,
+            tx: h.tx.clone(),
+            frames: Vec::new(),
+            close: false,
+        })
+    }
+
+    /// Queues `frame` for the connection `h` until the end of the log entry.
+    fn hold(outbox: &mut HashMap<ConnId, Outbox>, conn: ConnId, h: &ConnHandle, frame: Bytes) {
+        Self::held(outbox, conn, h).frames.push(frame);
+    }
+
+    /// Sends what is held, each connection's frames in one message, connections in the order
+    /// their first frame was held.
+    fn send_held(held: HashMap<ConnId, Outbox>) {
+        let mut held: Vec<Outbox> = held.into_values().collect();
+        held.sort_unstable_by_key(|o| o.seq);
+        for mut out in held {
+            if out.frames.len() > 1 {
+                let _ = out.tx.send(Outbound::Frames(out.frames));
+            } else if let Some(f) = out.frames.pop() {
+                let _ = out.tx.send(Outbound::Frame(f));
+            }
+            if out.close {
+                let _ = out.tx.send(Outbound::Close);
+            }
+        }
+    }
+
+    /// Queues the close of connection `h` after its held frames.
+    fn hold_close(outbox: &mut HashMap<ConnId, Outbox>, conn: ConnId, h: &ConnHandle) {
+        Self::held(outbox, conn, h).close = true;
+    }
 }
 
 /// Connections, watches, and the listener of applied commands.
@@ -137,6 +198,7 @@ impl Hub {
                 watches: WatchManager::new(),
                 conns: BTreeMap::new(),
                 expected: HashMap::new(),
+                outbox: HashMap::new(),
             }),
             sessions,
             stats,
@@ -272,8 +334,10 @@ impl ZkListener for Hub {
     }
 
     fn applied(&self, _pos: Pos, outcome: &ZkOutcome) {
-        let mut st = self.lock();
+        let mut guard = self.lock();
+        let st = &mut *guard;
         let mut notes = Vec::new();
+        let mut notified = false;
         for t in &outcome.triggers {
             notes.clear();
             st.watches.fire(t, &mut notes);
@@ -287,8 +351,15 @@ impl ZkListener for Hub {
                     continue;
                 }
                 self.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
-                let _ = h.tx.send(Outbound::Frame(notification_frame(event, &path)));
+                let frame = notification_frame(event, &path);
+                Self::hold(&mut st.outbox, conn, h, frame);
+                notified = true;
             }
+        }
+        if notified {
+            // As in ZooKeeper, the notifications leave before the reply of the write that
+            // caused them, whichever connections they go to: send everything held so far now.
+            Self::send_held(std::mem::take(&mut st.outbox));
         }
         if let Some(waiting) = st.expected.get_mut(&(outcome.session_id, outcome.cxid))
             && let Some(expected) = waiting.pop_front()
@@ -303,9 +374,9 @@ impl ZkListener for Hub {
                 let sent = 1 + reads.len() as u64;
                 h.stats.sent.fetch_add(sent, Ordering::Relaxed);
                 self.stats.packets_sent.fetch_add(sent, Ordering::Relaxed);
-                let _ = h.tx.send(Outbound::Frame(frame));
+                Self::hold(&mut st.outbox, expected.conn, h, frame);
                 for r in reads {
-                    let _ = h.tx.send(Outbound::Frame(r));
+                    Self::hold(&mut st.outbox, expected.conn, h, r);
                 }
                 if !expected.parked.is_empty() {
                     // Apply never reached them (cannot happen: `applying` runs first); the
@@ -314,7 +385,7 @@ impl ZkListener for Hub {
                         session = format_args!("0x{:x}", outcome.session_id),
                         "reads parked behind a write were not run; closing the connection"
                     );
-                    let _ = h.tx.send(Outbound::Close);
+                    Self::hold_close(&mut st.outbox, expected.conn, h);
                 }
             }
         }
@@ -329,11 +400,16 @@ impl ZkListener for Hub {
                     .collect();
                 for c in ids {
                     if let Some(h) = st.conns.remove(&c) {
-                        let _ = h.tx.send(Outbound::Close);
+                        Self::hold_close(&mut st.outbox, c, &h);
                     }
                     st.watches.drop_conn(c);
                 }
             }
         }
+    }
+
+    fn flush(&self) {
+        let held = std::mem::take(&mut self.lock().outbox);
+        Self::send_held(held);
     }
 }

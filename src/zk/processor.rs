@@ -136,6 +136,9 @@ pub struct Processor {
     /// a plain read arriving now can be parked behind it.
     anchor: Option<Anchor>,
     head: Option<InFlight>,
+    /// The head is a sync: its reply is sent here when it completes, so no later write may be
+    /// proposed before (the hub would send that write's reply first).
+    head_is_sync: bool,
     closing: bool,
 }
 
@@ -244,6 +247,7 @@ pub async fn handshake(
         queued_reads: 0,
         anchor: None,
         head: None,
+        head_is_sync: false,
         closing: false,
     };
     Handshake::Accepted(Box::new(processor), response)
@@ -504,12 +508,16 @@ impl Processor {
                 };
                 if self.head.is_none() && self.queue.is_empty() && parkable(&req) {
                     // Nothing of the session is pending: the read runs now, on a snapshot that
-                    // holds every earlier write (all answered), and later writes need not wait.
+                    // holds every earlier write (all answered), and later writes need not wait —
+                    // unless the snapshot holds a write whose notifications are not queued yet
+                    // (they must reach the client before any reply that shows the change).
                     let snap = self.svc.snapshot();
-                    let (zxid, err, resp) = self.read_now(&snap, &req);
-                    self.send(reply_frame(xid, zxid, err, &resp));
-                    self.svc.stats().record_latency(started);
-                    return Ok(());
+                    if snap.cursor().unwrap_or(0) <= self.svc.applied_cursor() {
+                        let (zxid, err, resp) = self.read_now(&snap, &req);
+                        self.send(reply_frame(xid, zxid, err, &resp));
+                        self.svc.stats().record_latency(started);
+                        return Ok(());
+                    }
                 }
                 self.queued_reads += 1;
                 self.anchor = None;
@@ -595,6 +603,7 @@ impl Processor {
                 Item::Write(w) => self.head = Some(w),
                 Item::Sync(w) => {
                     self.queued_reads = self.queued_reads.saturating_sub(1);
+                    self.head_is_sync = true;
                     self.head = Some(w);
                 }
                 Item::Deferred(d) => self.head = Some(self.start_write(d)),
@@ -611,6 +620,9 @@ impl Processor {
 
     /// Proposes the deferred writes that no unexecuted read precedes any more.
     fn release_deferred(&mut self) {
+        if self.head_is_sync {
+            return;
+        }
         for i in 0..self.queue.len() {
             match &self.queue[i] {
                 Item::Read { .. } | Item::Ready(_) | Item::Sync(_) => break,
@@ -716,6 +728,7 @@ impl Processor {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let reply = fut.await;
         self.head = None;
+        self.head_is_sync = false;
         self.deliver(reply);
     }
 
@@ -854,6 +867,11 @@ impl Processor {
             other => {
                 let snap = self.svc.snapshot();
                 let (zxid, err, resp) = self.read_now(&snap, &other);
+                // Notifications of what the snapshot shows go out before the reply.
+                let cursor = snap.cursor().unwrap_or(0);
+                if self.svc.applied_cursor() < cursor {
+                    self.svc.wait_applied(cursor).await;
+                }
                 self.send(reply_frame(xid, zxid, err, &resp));
             }
         }

@@ -88,6 +88,11 @@ pub fn add(v: &mut Vec<Sc>) {
             ops.push(exists("/w", false));
             ops.push(set_data("/w", format!("{i}").as_str(), -1));
         }
+        // A sync's reply comes from the connection, not from apply: writes behind it wait.
+        for i in 0..4 {
+            ops.push(sync("/w"));
+            ops.push(set_data("/w", format!("s{i}").as_str(), -1));
+        }
         ops.extend([
             get_children2("/w", false),
             create("/w/e", "", 1),

@@ -225,6 +225,7 @@ impl Running {
             Outcome::Applied(result) => {
                 if let Some(entry) = &entry {
                     lp.upcall.post_apply(entry, pos, &result);
+                    lp.upcall.post_apply_done();
                 }
                 result
             }

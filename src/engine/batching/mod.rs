@@ -220,6 +220,10 @@ impl Applicator for BatchingEngine {
         Ok(format::encode_results(&results))
     }
 
+    fn post_apply_done(&self) {
+        self.inner.upcall.post_apply_done();
+    }
+
     fn post_apply(&self, entry: &Entry, pos: Pos, result: &Bytes) {
         let inner = &self.inner;
         if !inner.switch.is_on() || !entry.has_header(BATCH_HEADER) {

@@ -440,6 +440,10 @@ impl Applicator for SessionOrderEngine {
         }
     }
 
+    fn post_apply_done(&self) {
+        self.inner.upcall.post_apply_done();
+    }
+
     fn post_apply(&self, entry: &Entry, pos: Pos, result: &Bytes) {
         let inner = &self.inner;
         let stamp = match entry.header(SESSION_HEADER) {
