@@ -733,29 +733,21 @@ async fn handle(
 
 /// The request as zoolog gets it: SetWatches' relative zxid translated to zoolog's zxids.
 fn translate_request(shared: &Shared, f: &Bytes) -> Bytes {
-    match Request::decode_frame(f, DEFAULT_MAX_BUFFER) {
+    let translate = |z: i64| shared.zxids.lock().expect("zxids").translate(z);
+    let (xid, req) = match Request::decode_frame(f, DEFAULT_MAX_BUFFER) {
         Ok((h, Request::SetWatches(mut w))) => {
-            w.relative_zxid = shared
-                .zxids
-                .lock()
-                .expect("zxids")
-                .translate(w.relative_zxid);
-            let mut out = BytesMut::new();
-            Request::SetWatches(w).encode_frame(h.xid, &mut out);
-            out.freeze()
+            w.relative_zxid = translate(w.relative_zxid);
+            (h.xid, Request::SetWatches(w))
         }
         Ok((h, Request::SetWatches2(mut w))) => {
-            w.relative_zxid = shared
-                .zxids
-                .lock()
-                .expect("zxids")
-                .translate(w.relative_zxid);
-            let mut out = BytesMut::new();
-            Request::SetWatches2(w).encode_frame(h.xid, &mut out);
-            out.freeze()
+            w.relative_zxid = translate(w.relative_zxid);
+            (h.xid, Request::SetWatches2(w))
         }
-        _ => f.clone(),
-    }
+        _ => return f.clone(),
+    };
+    let mut out = BytesMut::new();
+    req.encode_frame(xid, &mut out);
+    out.freeze()
 }
 
 /// Files one frame a server sent on a connection, and compares what can be compared.

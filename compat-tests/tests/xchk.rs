@@ -25,27 +25,9 @@ fn main() {
     let servers = Servers::from_env().unwrap_or_else(|e| panic!("cannot start the servers: {e}"));
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("xchk.log");
-    let mut proxy = Command::new(env!("CARGO_BIN_EXE_zk-xchk"))
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--zookeeper")
-        .arg(servers.zookeeper.addr.to_string())
-        .arg("--zoolog")
-        .arg(servers.zoolog.addr.to_string())
-        .arg("--log")
-        .arg(&log)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start zk-xchk");
-    let mut out = BufReader::new(proxy.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    out.read_line(&mut line).expect("zk-xchk output");
-    let addr = line
-        .strip_prefix("zk-xchk: listening on ")
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected zk-xchk output {line:?}"))
-        .to_string();
+    let zk = servers.zookeeper.addr.to_string();
+    let zl = servers.zoolog.addr.to_string();
+    let (mut proxy, mut out, addr) = start_proxy(&zk, &zl, &log);
     say(&format!(
         "xchk: zk-xchk on {addr} (zookeeper {}, zoolog {})",
         servers.zookeeper.addr, servers.zoolog.addr
@@ -55,7 +37,7 @@ fn main() {
     let start = Instant::now();
     let run = Command::new("python3")
         .arg(script)
-        .arg(&addr)
+        .arg(addr.to_string())
         .output()
         .expect("run python3");
     let elapsed = start.elapsed();
@@ -115,24 +97,28 @@ fn main() {
 
 /// The proxy must notice a divergence: with ZooKeeper on both sides, every write runs twice, and
 /// the second run (the "zoolog" side) answers NODEEXISTS where the first created the node.
-fn self_check(servers: &Servers) {
-    use zoolog_compat::client::{Conn, connect_payload, request_payload};
-    use zoolog_compat::script::ops::{create, exists};
-
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = dir.path().join("self.log");
-    let zk = servers.zookeeper.addr.to_string();
+/// Starts `zk-xchk` between `zookeeper` and `zoolog`, logging to `log`: the process, its
+/// stdout (it prints a summary when stopped) and the address it listens on.
+fn start_proxy(
+    zookeeper: &str,
+    zoolog: &str,
+    log: &std::path::Path,
+) -> (
+    std::process::Child,
+    BufReader<std::process::ChildStdout>,
+    std::net::SocketAddr,
+) {
     let mut proxy = Command::new(env!("CARGO_BIN_EXE_zk-xchk"))
         .args([
             "--listen",
             "127.0.0.1:0",
             "--zookeeper",
-            &zk,
+            zookeeper,
             "--zoolog",
-            &zk,
+            zoolog,
             "--log",
         ])
-        .arg(&log)
+        .arg(log)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -140,11 +126,22 @@ fn self_check(servers: &Servers) {
     let mut out = BufReader::new(proxy.stdout.take().expect("stdout"));
     let mut line = String::new();
     out.read_line(&mut line).expect("zk-xchk output");
-    let addr: std::net::SocketAddr = line
+    let addr = line
         .strip_prefix("zk-xchk: listening on ")
         .and_then(|r| r.split_whitespace().next())
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("unexpected zk-xchk output {line:?}"));
+    (proxy, out, addr)
+}
+
+fn self_check(servers: &Servers) {
+    use zoolog_compat::client::{Conn, connect_payload, request_payload};
+    use zoolog_compat::script::ops::{create, exists};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("self.log");
+    let zk = servers.zookeeper.addr.to_string();
+    let (mut proxy, _out, addr) = start_proxy(&zk, &zk, &log);
     let mut c = Conn::open(addr).expect("connect to zk-xchk");
     let req = zoolog_jute::ConnectRequest {
         time_out: 10000,

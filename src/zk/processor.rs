@@ -512,7 +512,7 @@ impl Processor {
                     // unless the snapshot holds a write whose notifications are not queued yet
                     // (they must reach the client before any reply that shows the change).
                     let snap = self.svc.snapshot();
-                    if snap.cursor().unwrap_or(0) <= self.svc.applied_cursor() {
+                    if self.fired_through(&snap) {
                         let (zxid, err, resp) = self.read_now(&snap, &req);
                         self.send(reply_frame(xid, zxid, err, &resp));
                         self.svc.stats().record_latency(started);
@@ -746,13 +746,24 @@ impl Processor {
             let cursor = {
                 let mut st = self.svc.hub().lock();
                 let snap = self.svc.snapshot();
-                let cursor = snap.cursor().unwrap_or(0);
-                if self.svc.applied_cursor() >= cursor {
+                if self.fired_through(&snap) {
                     return f(&mut st, &snap);
                 }
-                cursor
+                snap.cursor().unwrap_or(0)
             };
             self.svc.wait_applied(cursor).await;
+        }
+    }
+
+    /// Whether every notification of what `snap` shows is queued (post_apply ran for all of it).
+    fn fired_through(&self, snap: &crate::store::ReadSnapshot) -> bool {
+        snap.cursor().unwrap_or(0) <= self.svc.applied_cursor()
+    }
+
+    /// Waits until every notification of what `snap` shows is queued.
+    async fn wait_fired(&self, snap: &crate::store::ReadSnapshot) {
+        if !self.fired_through(snap) {
+            self.svc.wait_applied(snap.cursor().unwrap_or(0)).await;
         }
     }
 
@@ -868,10 +879,7 @@ impl Processor {
                 let snap = self.svc.snapshot();
                 let (zxid, err, resp) = self.read_now(&snap, &other);
                 // Notifications of what the snapshot shows go out before the reply.
-                let cursor = snap.cursor().unwrap_or(0);
-                if self.svc.applied_cursor() < cursor {
-                    self.svc.wait_applied(cursor).await;
-                }
+                self.wait_fired(&snap).await;
                 self.send(reply_frame(xid, zxid, err, &resp));
             }
         }
