@@ -96,6 +96,8 @@ pub struct Config {
     pub batch_max_entries: usize,
     /// `zoolog.batch.maxInFlight`: batches appended and not yet applied at once.
     pub batch_max_in_flight: usize,
+    /// `zoolog.store.writeBufferMB`: size of the store's memtable (MiB) before it is flushed.
+    pub store_write_buffer_mb: usize,
     /// Keys accepted but not used, with a note each (logged at start).
     pub notices: Vec<String>,
 }
@@ -122,7 +124,8 @@ impl Default for Config {
             container_max_never_used_interval_ms: 0,
             server_id: 1,
             batch_max_entries: 256,
-            batch_max_in_flight: 2,
+            batch_max_in_flight: 4,
+            store_write_buffer_mb: 32,
             notices: Vec::new(),
         }
     }
@@ -393,6 +396,12 @@ impl Config {
                         return Err(bad(file, line, key, value, "must be positive"));
                     }
                 }
+                "zoolog.store.writeBufferMB" => {
+                    c.store_write_buffer_mb = parse_num(file, line, key, value)?;
+                    if !(1..=1024).contains(&c.store_write_buffer_mb) {
+                        return Err(bad(file, line, key, value, "must be 1 to 1024"));
+                    }
+                }
                 _ if IGNORED_KEYS.contains(&k)
                     || IGNORED_PREFIXES.iter().any(|p| k.starts_with(p)) =>
                 {
@@ -535,6 +544,23 @@ mod tests {
         assert!(e.to_string().starts_with("zoo.cfg:2:"));
         let e = Config::parse("zoo.cfg", "justakey\n").unwrap_err();
         assert!(matches!(e, ConfigError::Malformed { line: 1, .. }));
+    }
+
+    #[test]
+    fn zoologs_own_keys() {
+        let c = Config::parse(
+            "x",
+            "zoolog.store.writeBufferMB=8\nzoolog.batch.maxInFlight=3\n",
+        )
+        .unwrap();
+        assert_eq!((c.store_write_buffer_mb, c.batch_max_in_flight), (8, 3));
+        for bad in [
+            "zoolog.store.writeBufferMB=0",
+            "zoolog.store.writeBufferMB=2048",
+        ] {
+            let e = Config::parse("zoo.cfg", &format!("tickTime=2000\n{bad}\n")).unwrap_err();
+            assert!(e.to_string().starts_with("zoo.cfg:2:"), "{e}");
+        }
     }
 
     #[test]

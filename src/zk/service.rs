@@ -120,11 +120,13 @@ impl ZkService {
             ..ZkConfig::default()
         };
         let store_path = store_dir.clone();
+        let store_options = StoreOptions {
+            write_buffer_bytes: config.store_write_buffer_mb << 20,
+            ..StoreOptions::default()
+        }
+        .with_partition(ZK_PARTITION);
         let (store, app) = tokio::task::spawn_blocking(move || {
-            let mut store = LocalStore::open(
-                &store_path,
-                &StoreOptions::default().with_partition(ZK_PARTITION),
-            )?;
+            let mut store = LocalStore::open(&store_path, &store_options)?;
             let partition = store.partition(ZK_PARTITION)?;
             let sm = ZkStateMachine::new(partition, zk_config);
             let cursor = store.applied_cursor();
