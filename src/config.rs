@@ -125,7 +125,7 @@ impl Default for Config {
             server_id: 1,
             batch_max_entries: 256,
             batch_max_in_flight: 4,
-            store_write_buffer_mb: 32,
+            store_write_buffer_mb: crate::store::StoreOptions::default().write_buffer_bytes >> 20,
             notices: Vec::new(),
         }
     }

@@ -1,7 +1,8 @@
 //! The operator's side of a node, through the real binary: `zoolog ctl reconfigure` switches the
 //! running node's virtual log to a fresh loglet while clients write (nothing acknowledged is lost,
 //! before or after a kill -9), `zoolog ctl status` shows the chain, `maxClientCnxns` limits
-//! connections per client IP, and a bad zoo.cfg line is an error that names the line.
+//! connections per client IP, a bad zoo.cfg line is an error that names the line, and
+//! `zoolog.store.writeBufferMB` sizes the store's memtable.
 
 mod zoolog_proc;
 
@@ -184,5 +185,46 @@ fn bad_config_line_is_named() {
             cfg.display()
         )),
         "{err}"
+    );
+}
+
+/// The memtable size in RocksDB's OPTIONS file of the store that `extra` configured.
+fn store_write_buffer(extra: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_cfg_with(dir.path(), free_port(), extra);
+    let node = start(&cfg);
+    assert_eq!(handshake(node.addr).expect("serves"), 41);
+    let store = dir.path().join("data").join("store");
+    let mut sizes = Vec::new();
+    for entry in std::fs::read_dir(&store).expect("store dir") {
+        let path = entry.expect("entry").path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("OPTIONS-"))
+        {
+            let text = std::fs::read_to_string(&path).expect("options file");
+            sizes.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| l.starts_with("write_buffer_size="))
+                    .map(str::to_owned),
+            );
+        }
+    }
+    sizes
+}
+
+#[test]
+fn write_buffer_key_sizes_the_store_memtable() {
+    let set = store_write_buffer("zoolog.store.writeBufferMB=3\n");
+    assert!(!set.is_empty(), "no OPTIONS file written");
+    assert!(
+        set.iter().all(|l| l == "write_buffer_size=3145728"),
+        "{set:?}"
+    );
+    let default = store_write_buffer("");
+    assert!(
+        default.iter().all(|l| l == "write_buffer_size=33554432"),
+        "{default:?}"
     );
 }
