@@ -79,10 +79,32 @@ fn main() -> ExitCode {
         println!();
         return ExitCode::SUCCESS;
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    let command = match command {
+        Command::Serve { config } => {
+            // The config is read before the runtime starts: it sizes the runtime.
+            let config = match load_config(config.as_ref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("zoolog: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            builder.worker_threads(config.worker_threads());
+            Run::Serve(config)
+        }
+        Command::Ctl {
+            config,
+            data_dir,
+            call,
+        } => Run::Ctl {
+            config,
+            data_dir,
+            call,
+        },
+    };
+    let runtime = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("zoolog: cannot start the runtime: {e}");
@@ -90,8 +112,8 @@ fn main() -> ExitCode {
         }
     };
     let result = match command {
-        Command::Serve { config } => runtime.block_on(serve(config)),
-        Command::Ctl {
+        Run::Serve(config) => runtime.block_on(serve(config)),
+        Run::Ctl {
             config,
             data_dir,
             call,
@@ -106,8 +128,21 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: Option<PathBuf>) -> Result<(), String> {
-    let config = load_config(config.as_ref())?;
+/// A command, its config read where the runtime depends on it.
+enum Run {
+    Serve(Config),
+    Ctl {
+        config: Option<PathBuf>,
+        data_dir: Option<PathBuf>,
+        call: CtlCall,
+    },
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    tracing::info!(
+        worker_threads = config.worker_threads(),
+        "connection threads"
+    );
     for notice in &config.notices {
         tracing::info!("{notice}");
     }

@@ -1,8 +1,9 @@
 //! The operator's side of a node, through the real binary: `zoolog ctl reconfigure` switches the
 //! running node's virtual log to a fresh loglet while clients write (nothing acknowledged is lost,
 //! before or after a kill -9), `zoolog ctl status` shows the chain, `maxClientCnxns` limits
-//! connections per client IP, a bad zoo.cfg line is an error that names the line, and
-//! `zoolog.store.writeBufferMB` sizes the store's memtable.
+//! connections per client IP, a bad zoo.cfg line is an error that names the line,
+//! `zoolog.store.writeBufferMB` sizes the store's memtable and `zoolog.server.workerThreads` the
+//! threads serving connections.
 
 mod zoolog_proc;
 
@@ -227,4 +228,27 @@ fn write_buffer_key_sizes_the_store_memtable() {
         default.iter().all(|l| l == "write_buffer_size=33554432"),
         "{default:?}"
     );
+}
+
+/// The threads serving connections, as `zoolog ctl status` reports them.
+fn worker_threads(extra: &str) -> usize {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_cfg_with(dir.path(), free_port(), extra);
+    let node = start(&cfg);
+    assert_eq!(handshake(node.addr).expect("serves"), 41);
+    let (ok, status) = ctl(&dir.path().join("data"), &["status"]);
+    assert!(ok, "{status}");
+    drop(node);
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("worker_threads: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no worker_threads line in {status}"))
+}
+
+#[test]
+fn worker_threads_key_sizes_the_runtime() {
+    assert_eq!(worker_threads("zoolog.server.workerThreads=3\n"), 3);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(worker_threads(""), cores.saturating_sub(1).max(1));
 }

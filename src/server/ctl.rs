@@ -2,7 +2,8 @@
 //! (`<dataDir>/zoolog.ctl`, reachable only by who can reach the data directory). One text command
 //! per connection, one text answer:
 //!
-//! - `status` — the engine stack, log positions, the virtual log's chain, the last zxid;
+//! - `status` — the engine stack, log positions, the virtual log's chain, the last zxid, the
+//!   threads serving connections;
 //! - `reconfigure [<dir>]` — switches the running node's virtual log to a fresh local loglet
 //!   (in `<dir>`, or a new directory next to the current ones) while clients keep writing.
 //!
@@ -94,6 +95,9 @@ fn status(svc: &ZkService) -> String {
     let _ = writeln!(out, "durable: {}", *base.durable().borrow());
     let _ = writeln!(out, "last_zxid: 0x{:x}", svc.last_zxid());
     let _ = writeln!(out, "sessions: {}", svc.sessions().len());
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let _ = writeln!(out, "worker_threads: {}", rt.metrics().num_workers());
+    }
     if let Some(vlog) = stack.virtual_log() {
         let (version, chain) = vlog.chain();
         let _ = writeln!(out, "chain_version: {version:?}");

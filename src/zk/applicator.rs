@@ -6,7 +6,8 @@
 //! Layer: `zk/`, the top of the platform; touches the apply transaction it is given and the
 //! listener, nothing else.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use bytes::Bytes;
 use zoolog_jute::{ErrorCode, Response};
@@ -37,6 +38,10 @@ pub trait ZkListener: Send + Sync + 'static {
 pub struct ZkApplicator {
     sm: ZkStateMachine,
     listener: RwLock<Option<Arc<dyn ZkListener>>>,
+    /// The outcomes `apply` produced since the last `post_apply`, in order, with their
+    /// encodings: `post_apply` takes the one whose bytes it is given instead of decoding them
+    /// again. Only a shortcut: bytes that match no stashed outcome are decoded.
+    stash: Mutex<VecDeque<(Bytes, ZkOutcome)>>,
 }
 
 impl ZkApplicator {
@@ -44,6 +49,7 @@ impl ZkApplicator {
         ZkApplicator {
             sm,
             listener: RwLock::new(None),
+            stash: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -72,10 +78,16 @@ impl Applicator for ZkApplicator {
         match ZkCommand::decode(entry.payload()) {
             Ok(cmd) => {
                 let outcome = self.sm.apply(txn, &cmd)?;
-                if let Some(listener) = self.listener() {
-                    listener.applying(&outcome, &self.sm.reader(&*txn));
-                }
-                Ok(outcome.encode())
+                let Some(listener) = self.listener() else {
+                    return Ok(outcome.encode());
+                };
+                listener.applying(&outcome, &self.sm.reader(&*txn));
+                let encoded = outcome.encode();
+                self.stash
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push_back((encoded.clone(), outcome));
+                Ok(encoded)
             }
             Err(e) if e.is_unsupported() => Err(ApplyError::Unsupported {
                 pos,
@@ -101,6 +113,11 @@ impl Applicator for ZkApplicator {
     }
 
     fn post_apply_done(&self) {
+        // Whatever was applied but not post-applied (an aborted transaction) is stale now.
+        self.stash
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         if let Some(listener) = self.listener() {
             listener.flush();
         }
@@ -110,6 +127,21 @@ impl Applicator for ZkApplicator {
         let Some(listener) = self.listener() else {
             return;
         };
+        let stashed = {
+            let mut stash = self.stash.lock().unwrap_or_else(PoisonError::into_inner);
+            match stash.pop_front() {
+                Some((bytes, outcome)) if bytes == *result => Some(outcome),
+                Some(_) => {
+                    stash.clear();
+                    None
+                }
+                None => None,
+            }
+        };
+        if let Some(outcome) = stashed {
+            listener.applied(pos, &outcome);
+            return;
+        }
         match ZkOutcome::decode(result) {
             Ok(outcome) => listener.applied(pos, &outcome),
             Err(e) => tracing::error!(pos, error = %e, "undecodable ZooKeeper outcome"),

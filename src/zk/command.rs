@@ -118,7 +118,13 @@ impl ZkCommand {
 
     /// The encoding.
     pub fn encode(&self) -> Bytes {
-        let mut out = BytesMut::with_capacity(64);
+        // Sized up front: growing the buffer while encoding a request body copied it twice.
+        let body = match &self.op {
+            ZkOp::Request(req) => req.body_len(),
+            _ => 0,
+        };
+        let auth: usize = self.auth.iter().map(|id| id.encoded_len()).sum();
+        let mut out = BytesMut::with_capacity(64 + auth + body);
         out.put_u8(COMMAND_FORMAT_V1);
         out.put_i64(self.session_id);
         out.put_i32(self.cxid);
@@ -131,7 +137,7 @@ impl ZkCommand {
             ZkOp::Request(req) => {
                 out.put_u8(TAG_REQUEST);
                 out.put_i32(req.op_code().as_i32());
-                out.put_u32(req.body_len() as u32);
+                out.put_u32(body as u32);
                 req.encode_body(&mut out);
             }
             ZkOp::CreateSession {
