@@ -99,8 +99,7 @@ pub struct Config {
     /// `zoolog.store.writeBufferMB`: size of the store's memtable (MiB) before it is flushed.
     pub store_write_buffer_mb: usize,
     /// `zoolog.server.workerThreads`: threads serving connections (reads run on them); `0` (the
-    /// default) means one per core less one, at least one — the apply thread gets the core
-    /// left over (see [`Config::worker_threads`]).
+    /// default) means one per core (see [`Config::worker_threads`]).
     pub server_worker_threads: usize,
     /// Keys accepted but not used, with a note each (logged at start).
     pub notices: Vec<String>,
@@ -289,10 +288,9 @@ fn split_line(text: &str) -> Option<(&str, &str)> {
 
 impl Config {
     /// How many threads serve connections on this machine: `zoolog.server.workerThreads`, or by
-    /// default one per core less one (at least one). Every write passes through the one apply
-    /// thread; measured on 2 cores, a second connection thread competing with it for the CPU
-    /// cost more in preemption and cross-thread wake-ups than it added (setData +15%, creates
-    /// +10% with one; getData −27%, still over 2× ZooKeeper).
+    /// default one per core. Fewer leave the apply thread (every write passes through it) more of
+    /// the CPU: on 2 cores, one thread measured setData +15% and creates +10%, but getData −27%
+    /// and getChildren of 1,000 children −50%, so the default keeps one per core.
     pub fn worker_threads(&self) -> usize {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         self.worker_threads_for(cores)
@@ -301,7 +299,7 @@ impl Config {
     /// [`worker_threads`](Self::worker_threads) for a machine with `cores` cores.
     pub fn worker_threads_for(&self, cores: usize) -> usize {
         match self.server_worker_threads {
-            0 => cores.saturating_sub(1).max(1),
+            0 => cores.max(1),
             n => n,
         }
     }
@@ -588,7 +586,7 @@ mod tests {
         let auto = Config::default();
         assert_eq!(
             [1, 2, 4, 16].map(|cores| auto.worker_threads_for(cores)),
-            [1, 1, 3, 15]
+            [1, 2, 4, 16]
         );
         for bad in [
             "zoolog.store.writeBufferMB=0",
