@@ -3,6 +3,8 @@
 
 use std::ops::ControlFlow;
 
+use bytes::Bytes;
+
 use super::error::Result;
 use super::partition::Partition;
 use super::range::KeyRange;
@@ -15,6 +17,12 @@ pub type Visitor<'v> = dyn FnMut(&[u8], &[u8]) -> ControlFlow<()> + 'v;
 pub trait StoreRead {
     /// The value of `key` in `partition`, if any.
     fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// [`get`](Self::get) as `Bytes`: readers that keep values in memory hand them out without
+    /// a copy.
+    fn get_bytes(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
+        Ok(self.get(partition, key)?.map(Bytes::from))
+    }
 
     /// Calls `visit` on every entry of `partition` within `range`, in ascending key order, until
     /// it returns `ControlFlow::Break`.

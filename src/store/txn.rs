@@ -127,18 +127,26 @@ impl<'s> RwTxn<'s> {
 
 impl StoreRead for RwTxn<'_> {
     fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.get_bytes(partition, key)?.map(|v| v.to_vec()))
+    }
+
+    /// Values from the apply cache come out without a copy.
+    fn get_bytes(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
         if let Some(pending) = self.overlay.get(partition, key) {
-            return Ok(pending.map(<[u8]>::to_vec));
+            return Ok(pending.map(Bytes::copy_from_slice));
         }
         if let Some(cached) = self.cache.get(partition, key) {
-            return Ok(cached.map(|v| v.to_vec()));
+            return Ok(cached);
         }
         let cf = self.inner.cf(partition)?;
-        let value = self.inner.db.get_pinned_cf(&cf, key)?.map(|v| v.to_vec());
+        let value = self
+            .inner
+            .db
+            .get_pinned_cf(&cf, key)?
+            .map(|v| Bytes::copy_from_slice(&v));
         // Only values that exist: a create probes a key that is absent once and never again.
         if let Some(v) = &value {
-            self.cache
-                .put(partition, key, Some(Bytes::copy_from_slice(v)));
+            self.cache.put(partition, key, Some(v.clone()));
         }
         Ok(value)
     }

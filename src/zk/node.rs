@@ -139,9 +139,9 @@ impl Node {
     }
 
     /// Decodes a stored value; `path` only names the node in the error.
-    pub fn decode(path: &str, value: Vec<u8>) -> Result<Node, StoreError> {
+    pub fn decode(path: &str, value: impl Into<Bytes>) -> Result<Node, StoreError> {
         let corrupt = |what: String| StoreError::Corrupt(format!("znode {path:?}: {what}"));
-        let frame = Bytes::from(value);
+        let frame: Bytes = value.into();
         let Some((&version, body)) = frame.split_first() else {
             return Err(corrupt("empty value".into()));
         };

@@ -4,6 +4,8 @@
 //!
 //! Layer: `zk/`; reads the LocalStore through `StoreRead`, writes nothing.
 
+use bytes::Bytes;
+
 use crate::store::{KeyRange, Partition, StoreError, StoreRead, Visitor};
 
 use super::keys;
@@ -15,13 +17,18 @@ pub(crate) trait TreeRead {
     /// The raw value of `key`.
     fn raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// [`raw`](Self::raw) as `Bytes` (no copy where the reader holds the value in memory).
+    fn raw_bytes(&self, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.raw(key)?.map(Bytes::from))
+    }
+
     /// Visits every entry whose key starts with `prefix`, in key order, until `Break`.
     fn scan_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError>;
 
     /// The node at `path` (`""` is the root, as in ZooKeeper).
     fn node(&self, path: &str) -> Result<Option<Node>, StoreError> {
         let path = path::normalize(path);
-        match self.raw(&keys::node(path))? {
+        match self.raw_bytes(&keys::node(path))? {
             Some(v) => Node::decode(path, v).map(Some),
             None => Ok(None),
         }
@@ -44,6 +51,10 @@ impl<'a> StoreView<'a> {
 impl TreeRead for StoreView<'_> {
     fn raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.store.get(self.partition, key)
+    }
+
+    fn raw_bytes(&self, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
+        self.store.get_bytes(self.partition, key)
     }
 
     fn scan_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {
