@@ -125,16 +125,10 @@ impl<'s> RwTxn<'s> {
     pub fn abort(self) {}
 }
 
-impl StoreRead for RwTxn<'_> {
-    fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.get_bytes(partition, key)?.map(|v| v.to_vec()))
-    }
-
-    /// Values from the apply cache come out without a copy.
-    fn get_bytes(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
-        if let Some(pending) = self.overlay.get(partition, key) {
-            return Ok(pending.map(Bytes::copy_from_slice));
-        }
+impl RwTxn<'_> {
+    /// The committed value of `key` (pending writes not consulted): from the apply cache without
+    /// a copy, else from the database, then cached.
+    fn committed(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
         if let Some(cached) = self.cache.get(partition, key) {
             return Ok(cached);
         }
@@ -149,6 +143,23 @@ impl StoreRead for RwTxn<'_> {
             self.cache.put(partition, key, Some(v.clone()));
         }
         Ok(value)
+    }
+}
+
+impl StoreRead for RwTxn<'_> {
+    fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(pending) = self.overlay.get(partition, key) {
+            return Ok(pending.map(<[u8]>::to_vec));
+        }
+        Ok(self.committed(partition, key)?.map(|v| v.to_vec()))
+    }
+
+    /// Values from the apply cache come out without a copy.
+    fn get_bytes(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
+        if let Some(pending) = self.overlay.get(partition, key) {
+            return Ok(pending.map(Bytes::copy_from_slice));
+        }
+        self.committed(partition, key)
     }
 
     fn for_each(
