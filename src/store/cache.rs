@@ -15,6 +15,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use ahash::RandomState;
 use bytes::Bytes;
 
 use super::partition::Partition;
@@ -22,7 +23,9 @@ use super::partition::Partition;
 /// Bytes charged per entry besides its key and value (map slot, allocation headers).
 const ENTRY_OVERHEAD: usize = 64;
 
-type Generation = HashMap<Partition, HashMap<Box<[u8]>, Option<Bytes>>>;
+/// Keyed by ahash (randomly seeded, so znode names cannot be chosen to collide): SipHash over
+/// the partition name and the key was a visible share of the apply thread.
+type Generation = HashMap<Partition, HashMap<Box<[u8]>, Option<Bytes>, RandomState>, RandomState>;
 
 #[derive(Default)]
 struct Generations {

@@ -27,6 +27,12 @@ pub struct StoreOptions {
     pub background_jobs: i32,
     /// The apply transaction's cache of point reads (0 disables it).
     pub apply_cache_bytes: usize,
+    /// Level-0 files that start a compaction into the level below. RocksDB's default is 4; with
+    /// dynamic level sizes every L0 compaction rewrites the base level, so taking 8 files at a
+    /// time rewrites it half as often. Measured under creates on 2 cores: compaction CPU in an
+    /// 11 s run 21% -> 9% of a core, server CPU per create -8% over 32 s; point reads that miss
+    /// the memtables check up to twice as many L0 filters.
+    pub l0_compaction_trigger: i32,
 }
 
 impl Default for StoreOptions {
@@ -40,6 +46,7 @@ impl Default for StoreOptions {
             lz4: true,
             background_jobs: 2,
             apply_cache_bytes: 32 << 20,
+            l0_compaction_trigger: 8,
         }
     }
 }
@@ -85,6 +92,7 @@ impl Tuning {
             cf.set_memtable_prefix_bloom_ratio(0.05);
         }
         cf.set_level_compaction_dynamic_level_bytes(true);
+        cf.set_level_zero_file_num_compaction_trigger(opts.l0_compaction_trigger.max(1));
         cf.set_compression_type(if opts.lz4 {
             DBCompressionType::Lz4
         } else {

@@ -22,6 +22,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use ahash::RandomState;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc::UnboundedSender;
 use zoolog_jute::{
@@ -87,12 +88,12 @@ pub struct HubState {
     /// Writes proposed by this node's connections, by (session, xid): their replies are queued
     /// by the listener, in apply order with the notifications (as ZooKeeper's final processor
     /// does), not when the proposer's future resolves later.
-    pub expected: HashMap<(i64, i32), VecDeque<ExpectedReply>>,
+    pub expected: HashMap<(i64, i32), VecDeque<ExpectedReply>, RandomState>,
     /// What the listener queued for each connection during the current log entry, sent in one
     /// message per connection when the entry is done (one wake-up of its writer, not one per
     /// reply) — or at once when a command fires watches, so that its notifications leave
     /// before its reply.
-    outbox: HashMap<ConnId, Outbox>,
+    outbox: HashMap<ConnId, Outbox, RandomState>,
 }
 
 /// A connection's frames held back until the end of the log entry being applied.
@@ -108,7 +109,7 @@ struct Outbox {
 impl Hub {
     /// The held frames of connection `h`.
     fn held<'a>(
-        outbox: &'a mut HashMap<ConnId, Outbox>,
+        outbox: &'a mut HashMap<ConnId, Outbox, RandomState>,
         conn: ConnId,
         h: &ConnHandle,
     ) -> &'a mut Outbox {
@@ -122,13 +123,18 @@ impl Hub {
     }
 
     /// Queues `frame` for the connection `h` until the end of the log entry.
-    fn hold(outbox: &mut HashMap<ConnId, Outbox>, conn: ConnId, h: &ConnHandle, frame: Bytes) {
+    fn hold(
+        outbox: &mut HashMap<ConnId, Outbox, RandomState>,
+        conn: ConnId,
+        h: &ConnHandle,
+        frame: Bytes,
+    ) {
         Self::held(outbox, conn, h).frames.push(frame);
     }
 
     /// Sends what is held, each connection's frames in one message, connections in the order
     /// their first frame was held.
-    fn send_held(held: HashMap<ConnId, Outbox>) {
+    fn send_held(held: HashMap<ConnId, Outbox, RandomState>) {
         let mut held: Vec<Outbox> = held.into_values().collect();
         held.sort_unstable_by_key(|o| o.seq);
         for mut out in held {
@@ -144,7 +150,7 @@ impl Hub {
     }
 
     /// Queues the close of connection `h` after its held frames.
-    fn hold_close(outbox: &mut HashMap<ConnId, Outbox>, conn: ConnId, h: &ConnHandle) {
+    fn hold_close(outbox: &mut HashMap<ConnId, Outbox, RandomState>, conn: ConnId, h: &ConnHandle) {
         Self::held(outbox, conn, h).close = true;
     }
 }
@@ -197,8 +203,8 @@ impl Hub {
             state: Mutex::new(HubState {
                 watches: WatchManager::new(),
                 conns: BTreeMap::new(),
-                expected: HashMap::new(),
-                outbox: HashMap::new(),
+                expected: HashMap::default(),
+                outbox: HashMap::default(),
             }),
             sessions,
             stats,

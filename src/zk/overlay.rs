@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
+use bytes::Bytes;
+
 use crate::store::{Partition, RwTxn, StoreError, Visitor};
 
 use super::keys;
@@ -84,11 +86,10 @@ impl<'a> Overlay<'a> {
 
 /// The stored number of znodes (0 before initialisation).
 pub(crate) fn node_count(r: &dyn TreeRead) -> Result<u64, StoreError> {
-    match r.raw(keys::META_NODE_COUNT)? {
+    match r.raw_bytes(keys::META_NODE_COUNT)? {
         None => Ok(0),
         Some(v) => {
-            let raw: [u8; 8] = v
-                .as_slice()
+            let raw: [u8; 8] = v[..]
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("zk node count is not 8 bytes".into()))?;
             Ok(u64::from_be_bytes(raw))
@@ -107,6 +108,17 @@ impl TreeRead for Overlay<'_> {
         match self.raw.get(key) {
             Some(pending) => Ok(pending.clone()),
             None => self.base.raw(key),
+        }
+    }
+
+    /// Keys this command has not written come from the base without a copy.
+    fn raw_bytes(&self, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
+        let pending_node = key.first() == Some(&keys::NODE)
+            && std::str::from_utf8(&key[1..]).is_ok_and(|p| self.nodes.contains_key(p));
+        match self.raw.get(key) {
+            Some(pending) => Ok(pending.clone().map(Bytes::from)),
+            None if pending_node => Ok(self.raw(key)?.map(Bytes::from)),
+            None => self.base.raw_bytes(key),
         }
     }
 

@@ -57,11 +57,10 @@ pub(crate) fn initialize(ov: &mut Overlay<'_>) {
 
 /// The last zxid, or `None` before initialisation.
 pub(crate) fn last_zxid(r: &dyn TreeRead) -> Result<Option<i64>, StoreError> {
-    match r.raw(keys::META_ZXID)? {
+    match r.raw_bytes(keys::META_ZXID)? {
         None => Ok(None),
         Some(v) => {
-            let raw: [u8; 8] = v
-                .as_slice()
+            let raw: [u8; 8] = v[..]
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("zk last zxid is not 8 bytes".into()))?;
             Ok(Some(i64::from_be_bytes(raw)))
@@ -106,7 +105,7 @@ pub(crate) fn descendant_count(r: &dyn TreeRead, path: &str) -> Result<u64, Stor
 
 /// The timeout of a session, if the session exists.
 pub(crate) fn session_timeout(r: &dyn TreeRead, session: i64) -> Result<Option<i32>, StoreError> {
-    r.raw(&keys::session(session))?
+    r.raw_bytes(&keys::session(session))?
         .map(|v| decode_session(&v))
         .transpose()
 }

@@ -7,6 +7,8 @@
 //! proposers and the apply loop rarely wait for each other.
 
 use std::collections::HashMap;
+
+use ahash::RandomState;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -22,7 +24,7 @@ const SHARDS: usize = 16;
 
 /// Waiting proposals plus the reason the engine stopped, if it did.
 pub struct Pending {
-    shards: [Mutex<HashMap<u64, Reply>>; SHARDS],
+    shards: [Mutex<HashMap<u64, Reply, RandomState>>; SHARDS],
     is_stopped: AtomicBool,
     reason: Mutex<Option<EngineError>>,
 }
@@ -30,7 +32,7 @@ pub struct Pending {
 impl Default for Pending {
     fn default() -> Self {
         Pending {
-            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::default())),
             is_stopped: AtomicBool::new(false),
             reason: Mutex::new(None),
         }
@@ -43,7 +45,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Pending {
-    fn shard(&self, counter: u64) -> MutexGuard<'_, HashMap<u64, Reply>> {
+    fn shard(&self, counter: u64) -> MutexGuard<'_, HashMap<u64, Reply, RandomState>> {
         lock(&self.shards[(counter % SHARDS as u64) as usize])
     }
 

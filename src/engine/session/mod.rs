@@ -32,6 +32,7 @@ use std::collections::hash_map::Entry as MapEntry;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
+use ahash::RandomState;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::FutureExt;
@@ -93,7 +94,7 @@ pub(crate) struct Inner {
     partition: OnceLock<Partition>,
     /// Per-stream soft state, each behind its own lock: a proposer holds its stream's lock
     /// while handing the proposal down (to keep the stream's order), without blocking others.
-    streams: Mutex<HashMap<StreamId, StreamRef>>,
+    streams: Mutex<HashMap<StreamId, StreamRef, RandomState>>,
     handle: tokio::runtime::Handle,
     cancel: CancellationToken,
     /// Resend tasks running, and a wake-up when one ends (for `close`).
@@ -111,7 +112,7 @@ pub(crate) fn lock_stream(st: &StreamRef) -> MutexGuard<'_, StreamState> {
 }
 
 impl Inner {
-    fn lock_streams(&self) -> MutexGuard<'_, HashMap<StreamId, StreamRef>> {
+    fn lock_streams(&self) -> MutexGuard<'_, HashMap<StreamId, StreamRef, RandomState>> {
         // Critical sections leave the map consistent; a poisoned lock is usable.
         self.streams.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -248,7 +249,7 @@ impl SessionOrderEngine {
                 cfg,
                 store,
                 partition: OnceLock::new(),
-                streams: Mutex::new(HashMap::new()),
+                streams: Mutex::new(HashMap::default()),
                 handle,
                 cancel: CancellationToken::new(),
                 resend_tasks: AtomicUsize::new(0),
@@ -418,9 +419,9 @@ impl Applicator for SessionOrderEngine {
         };
         let partition = inner.partition(txn)?;
         let key = stamp.key();
-        let expected = match txn.get(partition, &key)? {
+        let expected = match txn.get_bytes(partition, &key)? {
             None => 0,
-            Some(v) => <[u8; 8]>::try_from(v.as_slice())
+            Some(v) => <[u8; 8]>::try_from(&v[..])
                 .map(u64::from_be_bytes)
                 .map_err(|_| {
                     ApplyError::Fatal(format!(
