@@ -81,6 +81,7 @@ fn main() -> ExitCode {
     };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
+    builder.on_thread_start(zoolog::store::quiet_thread);
     let command = match command {
         Command::Serve { config } => {
             // The config is read before the runtime starts: it sizes the runtime.

@@ -35,7 +35,7 @@ mod txn;
 pub use digest::StateDigest;
 pub use error::{Result, StoreError};
 pub use local::{LocalStore, SharedStore};
-pub use options::StoreOptions;
+pub use options::{StoreOptions, quiet_thread};
 pub use overlay::MergedIter;
 pub use partition::{MAX_PARTITION_NAME_LEN, Partition};
 pub use range::KeyRange;

@@ -62,6 +62,7 @@ impl ApplyLoop {
         done: oneshot::Sender<Result<(), EngineError>>,
     ) {
         let _guard = StopGuard(self.shared.clone());
+        crate::store::quiet_thread();
         let shared = self.shared.clone();
         let mut state = Running {
             cursor: self.store.applied_cursor(),
