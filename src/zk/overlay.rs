@@ -115,11 +115,10 @@ impl TreeRead for Overlay<'_> {
     fn raw_bytes(&self, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
         let pending_node = key.first() == Some(&keys::NODE)
             && std::str::from_utf8(&key[1..]).is_ok_and(|p| self.nodes.contains_key(p));
-        match self.raw.get(key) {
-            Some(pending) => Ok(pending.clone().map(Bytes::from)),
-            None if pending_node => Ok(self.raw(key)?.map(Bytes::from)),
-            None => self.base.raw_bytes(key),
+        if pending_node || self.raw.contains_key(key) {
+            return Ok(self.raw(key)?.map(Bytes::from));
         }
+        self.base.raw_bytes(key)
     }
 
     /// Merges the store's entries with this overlay's (pending nodes included).

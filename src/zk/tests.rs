@@ -1688,3 +1688,50 @@ fn initialize_is_idempotent() {
     assert_eq!(h.with_reader(|r| r.node_count().unwrap()), 4);
     assert_eq!(h.session(S1).zxid, 1);
 }
+
+/// The overlay's zero-copy read answers exactly what its copying read does: pending nodes,
+/// pending deletes, pending raw keys, keys only the store has, and absent keys.
+#[test]
+fn overlay_raw_bytes_matches_raw() {
+    use super::node::Node;
+    use super::overlay::Overlay;
+    use super::view::{StoreView, TreeRead};
+
+    let mut h = H::new();
+    h.session(S1);
+    h.run(S1, create("/a"));
+    h.run(S1, create("/b"));
+    let partition = h.sm.partition().clone();
+    let txn = h.store.begin();
+    let view = StoreView::new(&txn, &partition);
+    let mut ov = Overlay::new(view);
+    let mut a: Node = view.node("/a").unwrap().unwrap();
+    a.data = Some(Bytes::from_static(b"pending"));
+    ov.put_node("/a", a);
+    ov.remove_node("/b");
+    ov.put_raw(b"xpending".to_vec(), b"v".to_vec());
+    ov.delete_raw(keys::META_NODE_COUNT.to_vec());
+    let probes: Vec<Vec<u8>> = vec![
+        keys::node("/a"),
+        keys::node("/b"),
+        keys::node("/absent"),
+        keys::node("/zookeeper"),
+        keys::session(S1),
+        keys::META_ZXID.to_vec(),
+        keys::META_NODE_COUNT.to_vec(),
+        b"xpending".to_vec(),
+        b"xabsent".to_vec(),
+    ];
+    for key in probes {
+        let copied = ov.raw(&key).unwrap();
+        let shared = ov.raw_bytes(&key).unwrap().map(|b| b.to_vec());
+        assert_eq!(shared, copied, "key {:?}", String::from_utf8_lossy(&key));
+    }
+    assert!(ov.raw_bytes(&keys::node("/b")).unwrap().is_none());
+    assert_ne!(
+        ov.raw_bytes(&keys::node("/a")).unwrap(),
+        view.raw_bytes(&keys::node("/a")).unwrap(),
+        "the pending node, not the stored one"
+    );
+    assert!(ov.raw_bytes(&keys::session(S1)).unwrap().is_some());
+}
