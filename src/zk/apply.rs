@@ -8,6 +8,8 @@
 //! command, config). Each command runs against its own `Overlay` and reaches the transaction
 //! only if it succeeds, so commands batched into one transaction stay atomic.
 
+use std::sync::Arc;
+
 use zoolog_jute::{
     Create2Response, CreateResponse, ErrorCode, MultiOp, MultiRequest, MultiResponse, MultiResult,
     Request, Response, SetAclResponse, SetDataResponse,
@@ -15,6 +17,7 @@ use zoolog_jute::{
 
 use crate::store::{Partition, RwTxn, StoreError};
 
+use super::children_cache::ChildrenCache;
 use super::command::{ZkCommand, ZkOp};
 use super::config::ZkConfig;
 use super::exec::{CreateArgs, CreateType, Exec, Fail};
@@ -24,11 +27,18 @@ use super::overlay::Overlay;
 use super::tree;
 use super::view::StoreView;
 
+/// Listings of fewer children are scanned every time (cheap, and they change more often).
+const CACHED_LISTING_MIN: usize = 64;
+/// Memory for cached listings: about 200,000 names of 32 bytes.
+const CACHED_LISTINGS_BYTES: usize = 16 << 20;
+
 /// The ZooKeeper state machine over one partition of the LocalStore.
 #[derive(Debug, Clone)]
 pub struct ZkStateMachine {
     partition: Partition,
     config: ZkConfig,
+    /// Soft state for readers (never read by a state change).
+    children: Arc<ChildrenCache>,
 }
 
 /// What executing a command produced, before the zxid is written.
@@ -75,7 +85,19 @@ impl ZkStateMachine {
     /// A state machine over `partition` (obtain it with
     /// `LocalStore::partition(ZkStateMachine::PARTITION)`).
     pub fn new(partition: Partition, config: ZkConfig) -> Self {
-        ZkStateMachine { partition, config }
+        ZkStateMachine {
+            partition,
+            config,
+            children: Arc::new(ChildrenCache::new(
+                CACHED_LISTING_MIN,
+                CACHED_LISTINGS_BYTES,
+            )),
+        }
+    }
+
+    /// Recent listings of wide znodes, for readers.
+    pub(crate) fn children_cache(&self) -> &ChildrenCache {
+        &self.children
     }
 
     pub fn config(&self) -> &ZkConfig {

@@ -30,6 +30,7 @@
 pub mod acl;
 pub mod applicator;
 pub mod apply;
+mod children_cache;
 pub mod command;
 pub mod config;
 mod exec;

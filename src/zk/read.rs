@@ -7,6 +7,9 @@
 //! registration is the server's business: ZooKeeper registers an exists watch whatever the
 //! result, and getData/getChildren watches only when the reply's err is 0.
 
+use std::sync::Arc;
+
+use bytestring::ByteString;
 use zoolog_jute::{
     Acl, ErrorCode, GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response,
     GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, Id, MultiOp, MultiResponse,
@@ -21,6 +24,7 @@ use super::exec::{container_eligible, ttl_expired};
 use super::keys;
 use super::node::Node;
 use super::overlay::node_count;
+use super::path;
 use super::tree;
 use super::view::{StoreView, TreeRead};
 
@@ -148,18 +152,37 @@ impl ZkReader<'_> {
         )))
     }
 
-    fn children_of(&self, path: &str, auth: &[Id]) -> Checked<(Node, Vec<String>)> {
-        match self.readable(path, Perms::READ, auth)? {
-            Ok(node) => Ok(Ok((node, tree::children(&self.view, path)?))),
-            Err(e) => Ok(Err(e)),
+    /// READ on the node, then its children: from the listing cache when the node's children
+    /// are the ones it holds, else scanned (and cached if the node is wide).
+    fn children_of(&self, path: &str, auth: &[Id]) -> Checked<(Node, Arc<[ByteString]>)> {
+        let node = match self.readable(path, Perms::READ, auth)? {
+            Ok(node) => node,
+            Err(e) => return Ok(Err(e)),
+        };
+        let cache = self.sm.children_cache();
+        let key = path::normalize(path);
+        let version = (
+            node.stat.czxid,
+            node.stat.cversion,
+            node.stat.pzxid,
+            node.num_children,
+        );
+        if let Some(names) = cache.get(key, version) {
+            return Ok(Ok((node, names)));
         }
+        let names: Arc<[ByteString]> = tree::children(&self.view, path)?
+            .into_iter()
+            .map(ByteString::from)
+            .collect();
+        cache.put(key, version, &names);
+        Ok(Ok((node, names)))
     }
 
     /// getChildren: READ on the node; names in byte order (ZooKeeper's order is unspecified).
     pub fn get_children(&self, path: &str, auth: &[Id]) -> Result<ReadReply, StoreError> {
         Self::reply(self.children_of(path, auth), |(_, children)| {
             Response::GetChildren(GetChildrenResponse {
-                children: children.into_iter().map(Into::into).collect(),
+                children: children.to_vec(),
             })
         })
     }
@@ -169,7 +192,7 @@ impl ZkReader<'_> {
         let ext = self.ext();
         Self::reply(self.children_of(path, auth), |(node, children)| {
             Response::GetChildren2(GetChildren2Response {
-                children: children.into_iter().map(Into::into).collect(),
+                children: children.to_vec(),
                 stat: node.client_stat(ext),
             })
         })
@@ -242,7 +265,7 @@ impl ZkReader<'_> {
             let r = match op {
                 MultiOp::GetChildren(g) => match self.children_of(&g.path, auth)? {
                     Ok((_, children)) => MultiResult::GetChildren(GetChildrenResponse {
-                        children: children.into_iter().map(Into::into).collect(),
+                        children: children.to_vec(),
                     }),
                     Err(e) => MultiResult::Error(e.as_i32()),
                 },

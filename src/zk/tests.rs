@@ -1735,3 +1735,158 @@ fn overlay_raw_bytes_matches_raw() {
     );
     assert!(ov.raw_bytes(&keys::session(S1)).unwrap().is_some());
 }
+
+/// Wide listings come from the children cache once listed; every change of the children (a
+/// create, a delete, a multi, the node deleted and made again) is seen at once, at old and new
+/// snapshots alike, through getChildren, getChildren2 and multiRead.
+#[test]
+fn cached_listings_follow_every_change() {
+    fn list(h: &H, path: &str) -> Vec<String> {
+        let r = h.read(
+            Request::GetChildren(GetChildrenRequest {
+                path: path.into(),
+                watch: false,
+            }),
+            &[],
+        );
+        let Response::GetChildren(c) = r.response else {
+            panic!("getChildren {path}: {:?}", r.err)
+        };
+        let mut v: Vec<String> = c.children.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    }
+    fn expected(names: &std::collections::BTreeSet<String>) -> Vec<String> {
+        names.iter().cloned().collect()
+    }
+
+    let mut h = H::new();
+    h.session(S1);
+    let mut names = wide_node(&mut h, "/w", "c", 100);
+    assert_eq!(list(&h, "/w"), expected(&names));
+    // A snapshot taken now keeps seeing these children after later changes.
+    let old = h.store.snapshot();
+    assert_eq!(list(&h, "/w"), expected(&names), "a cache hit");
+
+    h.run(S1, create("/w/new"));
+    names.insert("new".into());
+    assert_eq!(list(&h, "/w"), expected(&names));
+    h.run(S1, delete("/w/c050", -1));
+    names.remove("c050");
+    assert_eq!(list(&h, "/w"), expected(&names));
+    // Delete one child and create another in one multi: the count stays the same.
+    h.run(
+        S1,
+        multi(vec![del_op("/w/c000", -1), MultiOp::Create(cr("/w/zz", 0))]),
+    );
+    names.remove("c000");
+    names.insert("zz".into());
+    assert_eq!(list(&h, "/w"), expected(&names));
+
+    let at_old = h.sm.reader(&old).get_children("/w", &[]).unwrap();
+    let Response::GetChildren(c) = at_old.response else {
+        panic!()
+    };
+    assert_eq!(c.children.len(), 100, "the old snapshot's listing");
+    assert!(c.children.iter().any(|n| &**n == "c050"));
+
+    // getChildren2 and multiRead share the listing; the stat is the node's own.
+    let r2 = h.read(
+        Request::GetChildren2(zoolog_jute::GetChildren2Request {
+            path: "/w".into(),
+            watch: false,
+        }),
+        &[],
+    );
+    let Response::GetChildren2(c2) = r2.response else {
+        panic!()
+    };
+    assert_eq!(c2.children.len(), names.len());
+    assert_eq!(c2.stat.num_children as usize, names.len());
+    let mr = h.read(
+        Request::MultiRead(MultiRequest {
+            ops: vec![MultiOp::GetChildren(GetChildrenRequest {
+                path: "/w".into(),
+                watch: false,
+            })],
+        }),
+        &[],
+    );
+    let Response::Multi(m) = mr.response else {
+        panic!()
+    };
+    let MultiResult::GetChildren(mc) = &m.results[0] else {
+        panic!()
+    };
+    assert_eq!(mc.children.len(), names.len());
+
+    // The node deleted and made again with other children: nothing of the old listing.
+    let all: Vec<String> = names.iter().cloned().collect();
+    for n in &all {
+        h.run(S1, delete(&format!("/w/{n}"), -1));
+    }
+    h.run(S1, delete("/w", -1));
+    let again = wide_node(&mut h, "/w", "d", 70);
+    assert_eq!(list(&h, "/w"), expected(&again));
+}
+
+/// Creates `parent` with `n` children named `prefix` + a zero-padded number; returns the names.
+fn wide_node(
+    h: &mut H,
+    parent: &str,
+    prefix: &str,
+    n: usize,
+) -> std::collections::BTreeSet<String> {
+    h.run(S1, create(parent));
+    (0..n)
+        .map(|i| {
+            let name = format!("{prefix}{i:03}");
+            h.run(S1, create(&format!("{parent}/{name}")));
+            name
+        })
+        .collect()
+}
+
+/// At cversion i32::MAX a create leaves cversion and pzxid alone (ZooKeeper's
+/// `parentCVersion > cversion` test fails after the wrap); the cached listing must still notice
+/// the new child.
+#[test]
+fn cached_listing_sees_a_create_after_cversion_wraps() {
+    use super::node::Node;
+    use super::view::{StoreView, TreeRead};
+
+    let mut h = H::new();
+    h.session(S1);
+    wide_node(&mut h, "/w", "c", 70);
+    let partition = h.sm.partition().clone();
+    let mut txn = h.store.begin();
+    let mut w: Node = StoreView::new(&txn, &partition)
+        .node("/w")
+        .unwrap()
+        .unwrap();
+    w.stat.cversion = i32::MAX;
+    txn.put(&partition, keys::node("/w"), w.encode());
+    h.cursor += 1;
+    txn.commit(h.cursor).unwrap();
+
+    let children = |h: &H| {
+        let r = h.with_reader(|r| r.get_children("/w", &[]).unwrap());
+        let Response::GetChildren(c) = r.response else {
+            panic!()
+        };
+        c.children.len()
+    };
+    assert_eq!(children(&h), 70);
+    h.run(S1, create("/w/late"));
+    let snap = h.store.snapshot();
+    let w: Node = StoreView::new(&snap, &partition)
+        .node("/w")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (w.stat.cversion, w.num_children),
+        (i32::MAX, 71),
+        "the persisted cversion is stuck"
+    );
+    assert_eq!(children(&h), 71);
+}
