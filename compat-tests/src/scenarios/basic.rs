@@ -49,6 +49,37 @@ pub fn add(v: &mut Vec<Sc>) {
         s.send("c1", get_ephemerals(None));
     });
 
+    sc(v, "wide-listing-follows-changes", |s| {
+        // zoolog caches listings of 64+ children: each change below must show in the next one.
+        let list = |s: &mut Sc| {
+            s.send("c1", get_children("/w", false));
+            s.send("c1", get_children2("/w", false));
+            s.send("c1", multi_read(vec![m_get_children("/w")]));
+        };
+        s.connect("c1");
+        s.connect("c2");
+        s.send("c1", create("/w", "", 0));
+        for i in 0..80 {
+            s.send("c1", create(&format!("/w/c{i:02}"), "", 0));
+        }
+        s.send("c2", create("/w/e", "", 1));
+        list(s);
+        list(s);
+        s.send("c1", create("/w/x", "", 0));
+        list(s);
+        s.send("c1", delete("/w/c10", -1));
+        list(s);
+        s.send(
+            "c1",
+            multi(vec![m_delete("/w/c11", -1), m_create("/w/y", "", 0)]),
+        );
+        list(s);
+        s.send("c1", create("/w/s-", "", 2));
+        list(s);
+        s.close("c2");
+        list(s);
+    });
+
     sc(v, "create-mode-errors", |s| {
         s.connect("c1");
         s.send("c1", create("/m", "", 0));
