@@ -9,8 +9,8 @@ use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options};
 
 /// Turns RocksDB's perf counters off for the calling thread. They are per thread and on by
 /// default (counts only): every iterator step and point read then goes through the thread-local
-/// perf context, ~5% of a getChildren of 10,000 children. Call it on every thread that reads or
-/// writes the store often.
+/// perf context (its thread-local setup alone was 3.3% of a getChildren of 10,000 children, 1.5%
+/// with the counters off). Call it on every thread that reads or writes the store often.
 pub fn quiet_thread() {
     rocksdb::perf::set_perf_stats(rocksdb::perf::PerfStatsLevel::Disable);
 }

@@ -81,7 +81,7 @@ impl ChildrenCache {
 
     /// Keeps a listing of `path` taken at `version` (replacing an older one). When the budget
     /// would be exceeded, everything cached so far is dropped first.
-    pub(crate) fn put(&self, path: &str, version: ChildrenVersion, names: &Arc<[ByteString]>) {
+    pub(crate) fn put(&self, path: &str, version: ChildrenVersion, names: &[ByteString]) {
         if self.budget == 0 || names.len() < self.min_children {
             return;
         }
@@ -96,7 +96,8 @@ impl ChildrenCache {
         if e.bytes + add > self.budget {
             *e = Entries::default();
         }
-        e.by_path.insert(path.to_owned(), (version, names.clone()));
+        e.by_path
+            .insert(path.to_owned(), (version, Arc::from(names)));
         e.bytes += add;
     }
 }

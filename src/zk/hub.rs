@@ -93,8 +93,11 @@ pub struct HubState {
     /// message per connection when the entry is done (one wake-up of its writer, not one per
     /// reply) — or at once when a command fires watches, so that its notifications leave
     /// before its reply.
-    outbox: HashMap<ConnId, Outbox, RandomState>,
+    outbox: HeldFrames,
 }
+
+/// Each connection's held frames.
+type HeldFrames = HashMap<ConnId, Outbox, RandomState>;
 
 /// A connection's frames held back until the end of the log entry being applied.
 struct Outbox {
@@ -108,11 +111,7 @@ struct Outbox {
 
 impl Hub {
     /// The held frames of connection `h`.
-    fn held<'a>(
-        outbox: &'a mut HashMap<ConnId, Outbox, RandomState>,
-        conn: ConnId,
-        h: &ConnHandle,
-    ) -> &'a mut Outbox {
+    fn held<'a>(outbox: &'a mut HeldFrames, conn: ConnId, h: &ConnHandle) -> &'a mut Outbox {
         let seq = outbox.len();
         outbox.entry(conn).or_insert_with(|| Outbox {
             seq,
@@ -123,18 +122,13 @@ impl Hub {
     }
 
     /// Queues `frame` for the connection `h` until the end of the log entry.
-    fn hold(
-        outbox: &mut HashMap<ConnId, Outbox, RandomState>,
-        conn: ConnId,
-        h: &ConnHandle,
-        frame: Bytes,
-    ) {
+    fn hold(outbox: &mut HeldFrames, conn: ConnId, h: &ConnHandle, frame: Bytes) {
         Self::held(outbox, conn, h).frames.push(frame);
     }
 
     /// Sends what is held, each connection's frames in one message, connections in the order
     /// their first frame was held.
-    fn send_held(held: HashMap<ConnId, Outbox, RandomState>) {
+    fn send_held(held: HeldFrames) {
         let mut held: Vec<Outbox> = held.into_values().collect();
         held.sort_unstable_by_key(|o| o.seq);
         for mut out in held {
@@ -150,7 +144,7 @@ impl Hub {
     }
 
     /// Queues the close of connection `h` after its held frames.
-    fn hold_close(outbox: &mut HashMap<ConnId, Outbox, RandomState>, conn: ConnId, h: &ConnHandle) {
+    fn hold_close(outbox: &mut HeldFrames, conn: ConnId, h: &ConnHandle) {
         Self::held(outbox, conn, h).close = true;
     }
 }

@@ -66,6 +66,17 @@ impl<'a> Overlay<'a> {
         self.raw.insert(key, None);
     }
 
+    /// This command's write of `key`, if it made one: `Some(None)` for a delete.
+    fn pending(&self, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        if key.first() == Some(&keys::NODE)
+            && let Some(path) = std::str::from_utf8(&key[1..]).ok()
+            && let Some(pending) = self.nodes.get(path)
+        {
+            return Some(pending.as_ref().map(Node::encode));
+        }
+        self.raw.get(key).cloned()
+    }
+
     /// The writes to make, in key order, with the node count brought up to date.
     pub(crate) fn into_writes(self) -> Result<Writes, StoreError> {
         let mut writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = self.raw;
@@ -99,26 +110,18 @@ pub(crate) fn node_count(r: &dyn TreeRead) -> Result<u64, StoreError> {
 
 impl TreeRead for Overlay<'_> {
     fn raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if key.first() == Some(&keys::NODE)
-            && let Some(path) = std::str::from_utf8(&key[1..]).ok()
-            && let Some(pending) = self.nodes.get(path)
-        {
-            return Ok(pending.as_ref().map(Node::encode));
-        }
-        match self.raw.get(key) {
-            Some(pending) => Ok(pending.clone()),
+        match self.pending(key) {
+            Some(pending) => Ok(pending),
             None => self.base.raw(key),
         }
     }
 
     /// Keys this command has not written come from the base without a copy.
     fn raw_bytes(&self, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
-        let pending_node = key.first() == Some(&keys::NODE)
-            && std::str::from_utf8(&key[1..]).is_ok_and(|p| self.nodes.contains_key(p));
-        if pending_node || self.raw.contains_key(key) {
-            return Ok(self.raw(key)?.map(Bytes::from));
+        match self.pending(key) {
+            Some(pending) => Ok(pending.map(Bytes::from)),
+            None => self.base.raw_bytes(key),
         }
-        self.base.raw_bytes(key)
     }
 
     /// Merges the store's entries with this overlay's (pending nodes included).

@@ -7,8 +7,6 @@
 //! registration is the server's business: ZooKeeper registers an exists watch whatever the
 //! result, and getData/getChildren watches only when the reply's err is 0.
 
-use std::sync::Arc;
-
 use bytestring::ByteString;
 use zoolog_jute::{
     Acl, ErrorCode, GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response,
@@ -154,7 +152,7 @@ impl ZkReader<'_> {
 
     /// READ on the node, then its children: from the listing cache when the node's children
     /// are the ones it holds, else scanned (and cached if the node is wide).
-    fn children_of(&self, path: &str, auth: &[Id]) -> Checked<(Node, Arc<[ByteString]>)> {
+    fn children_of(&self, path: &str, auth: &[Id]) -> Checked<(Node, Vec<ByteString>)> {
         let node = match self.readable(path, Perms::READ, auth)? {
             Ok(node) => node,
             Err(e) => return Ok(Err(e)),
@@ -168,9 +166,9 @@ impl ZkReader<'_> {
             node.num_children,
         );
         if let Some(names) = cache.get(key, version) {
-            return Ok(Ok((node, names)));
+            return Ok(Ok((node, names.to_vec())));
         }
-        let names: Arc<[ByteString]> = tree::children(&self.view, path)?
+        let names: Vec<ByteString> = tree::children(&self.view, path)?
             .into_iter()
             .map(ByteString::from)
             .collect();
@@ -181,9 +179,7 @@ impl ZkReader<'_> {
     /// getChildren: READ on the node; names in byte order (ZooKeeper's order is unspecified).
     pub fn get_children(&self, path: &str, auth: &[Id]) -> Result<ReadReply, StoreError> {
         Self::reply(self.children_of(path, auth), |(_, children)| {
-            Response::GetChildren(GetChildrenResponse {
-                children: children.to_vec(),
-            })
+            Response::GetChildren(GetChildrenResponse { children })
         })
     }
 
@@ -192,7 +188,7 @@ impl ZkReader<'_> {
         let ext = self.ext();
         Self::reply(self.children_of(path, auth), |(node, children)| {
             Response::GetChildren2(GetChildren2Response {
-                children: children.to_vec(),
+                children,
                 stat: node.client_stat(ext),
             })
         })
@@ -264,9 +260,7 @@ impl ZkReader<'_> {
         for op in ops {
             let r = match op {
                 MultiOp::GetChildren(g) => match self.children_of(&g.path, auth)? {
-                    Ok((_, children)) => MultiResult::GetChildren(GetChildrenResponse {
-                        children: children.to_vec(),
-                    }),
+                    Ok((_, children)) => MultiResult::GetChildren(GetChildrenResponse { children }),
                     Err(e) => MultiResult::Error(e.as_i32()),
                 },
                 MultiOp::GetData(g) => match self.readable(&g.path, Perms::READ, auth)? {

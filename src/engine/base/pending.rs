@@ -7,10 +7,10 @@
 //! proposers and the apply loop rarely wait for each other.
 
 use std::collections::HashMap;
-
-use ahash::RandomState;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use ahash::RandomState;
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
