@@ -19,12 +19,14 @@ const BOB: &str = "bob:fyVmFCwVbTJYrznoSu1koqYEYF0=";
 const SUPER: &str = "super:0bX78nEegDzJM3ju0iLBEJdWzjg=";
 
 struct H {
-    _dir: tempfile::TempDir,
     store: LocalStore,
     sm: ZkStateMachine,
     cursor: u64,
     time: i64,
     auth: Vec<Id>,
+    /// Last, so it is dropped after the store has closed (fields drop in declaration order);
+    /// removing it first left RocksDB's closing flush behind in /tmp.
+    _dir: tempfile::TempDir,
 }
 
 impl H {

@@ -85,28 +85,55 @@ pub fn run_c(server: &Server) -> ProgramRun {
 }
 
 /// Compiles `JavaSuite.java` once per test process; returns the class directory.
+///
+/// The classes live under cargo's per-target scratch directory (`CARGO_TARGET_TMPDIR`), in a
+/// directory named after a hash of the source and the classpath, so nothing is left in /tmp, an
+/// unchanged suite is not compiled again, and a changed one never runs stale classes. javac
+/// writes into a fresh directory that is renamed into place, so concurrent test processes never
+/// see a half-written one.
 pub fn compile_java_suite() -> Result<PathBuf, String> {
     static CLASSES: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     CLASSES
         .get_or_init(|| {
-            let dir = tempfile::Builder::new()
-                .prefix("zoolog-java-suite-")
-                .tempdir()
-                .map_err(|e| e.to_string())?
-                .keep();
+            use std::hash::{DefaultHasher, Hash, Hasher};
+            let source_path = clients_dir().join("JavaSuite.java");
+            let source = std::fs::read(&source_path)
+                .map_err(|e| format!("{}: {e}", source_path.display()))?;
+            let classpath = java_suite_classpath();
+            let mut h = DefaultHasher::new();
+            source.hash(&mut h);
+            classpath.hash(&mut h);
+            let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+            let dir = scratch.join(format!("java-suite-{:016x}", h.finish()));
+            if dir.join("JavaSuite.class").is_file() {
+                return Ok(dir);
+            }
+            std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+            let work = tempfile::Builder::new()
+                .prefix("java-suite-build-")
+                .tempdir_in(&scratch)
+                .map_err(|e| e.to_string())?;
             let mut cmd = Command::new("javac");
             cmd.arg("-nowarn")
                 .arg("-cp")
-                .arg(java_suite_classpath())
+                .arg(&classpath)
                 .arg("-d")
-                .arg(&dir)
-                .arg(clients_dir().join("JavaSuite.java"));
+                .arg(work.path())
+                .arg(&source_path);
             let run = run_program(&mut cmd, Duration::from_secs(240));
-            if run.success() {
-                Ok(dir)
-            } else {
-                Err(format!("javac JavaSuite.java failed:\n{}", run.output))
+            if !run.success() {
+                return Err(format!("javac JavaSuite.java failed:\n{}", run.output));
             }
+            // Another process may have renamed its copy into place first; either copy is the
+            // same compilation, and `work` is removed when it drops.
+            if std::fs::rename(work.path(), &dir).is_err() && !dir.join("JavaSuite.class").is_file()
+            {
+                return Err(format!(
+                    "cannot move the compiled suite to {}",
+                    dir.display()
+                ));
+            }
+            Ok(dir)
         })
         .clone()
 }
