@@ -19,6 +19,7 @@ use super::cursor::{
 };
 use super::digest::StateDigest;
 use super::error::{Result, StoreError};
+use super::key_filter::KeyFilters;
 use super::options::{StoreOptions, Tuning};
 use super::partition::{DEFAULT_CF, Partition, SYSTEM_PARTITION, validate_name};
 use super::snapshot::ReadSnapshot;
@@ -145,6 +146,8 @@ pub struct LocalStore {
     shared: SharedStore,
     /// Point reads of the apply transaction, written through by its commits.
     cache: ValueCache,
+    /// Which keys the database may hold, for the apply transaction's lookups of absent keys.
+    filters: KeyFilters,
 }
 
 impl LocalStore {
@@ -215,10 +218,10 @@ impl LocalStore {
             partitions = inner.partitions().len(),
             "opened local store"
         );
+        let inner = Arc::new(inner);
         Ok(LocalStore {
-            shared: SharedStore {
-                inner: Arc::new(inner),
-            },
+            filters: KeyFilters::open(&inner, opts.key_filter_min_keys),
+            shared: SharedStore { inner },
             cache: ValueCache::new(opts.apply_cache_bytes),
         })
     }
@@ -250,7 +253,15 @@ impl LocalStore {
 
     /// Begins the read-write transaction of one apply. Only one can exist at a time.
     pub fn begin(&mut self) -> RwTxn<'_> {
-        RwTxn::new(&self.shared.inner, &self.cache)
+        self.filters.maintain(&self.shared.inner);
+        RwTxn::new(&self.shared.inner, &self.cache, &self.filters)
+    }
+
+    /// The capacity in keys of the apply transaction's absent-key filter, once it holds every
+    /// key the database held at open. It is filled in the background after open; until then
+    /// (`None`) the transaction's lookups of absent keys go to RocksDB.
+    pub fn key_filter_capacity(&self) -> Option<u64> {
+        self.filters.ready_capacity()
     }
 
     /// A cloneable handle for readers and flushers on other threads.

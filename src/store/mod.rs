@@ -23,6 +23,7 @@ mod cache;
 mod cursor;
 mod digest;
 mod error;
+mod key_filter;
 mod local;
 mod options;
 mod overlay;

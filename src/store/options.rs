@@ -35,6 +35,9 @@ pub struct StoreOptions {
     pub background_jobs: i32,
     /// The apply transaction's cache of point reads (0 disables it).
     pub apply_cache_bytes: usize,
+    /// The smallest absent-key filter, in keys (10 bits each). The filter is planned for twice
+    /// the keys found at open and replaced by a bigger one when it fills up.
+    pub key_filter_min_keys: u64,
     /// Level-0 files that start a compaction into the level below. RocksDB's default is 4; with
     /// dynamic level sizes every L0 compaction rewrites the base level, so taking 8 files at a
     /// time rewrites it half as often. Measured under creates on 2 cores: compaction CPU in an
@@ -54,6 +57,7 @@ impl Default for StoreOptions {
             lz4: true,
             background_jobs: 2,
             apply_cache_bytes: 32 << 20,
+            key_filter_min_keys: 1 << 20,
             l0_compaction_trigger: 8,
         }
     }

@@ -9,6 +9,7 @@ use tracing::trace;
 use super::cache::ValueCache;
 use super::cursor::{CURSOR_KEY, encode_u64};
 use super::error::{Result, StoreError};
+use super::key_filter::KeyFilters;
 use super::local::Inner;
 use super::overlay::{MergedIter, Overlay};
 use super::partition::Partition;
@@ -27,14 +28,16 @@ use super::read::{StoreRead, Visitor};
 pub struct RwTxn<'s> {
     inner: &'s Inner,
     cache: &'s ValueCache,
+    filters: &'s KeyFilters,
     overlay: Overlay,
 }
 
 impl<'s> RwTxn<'s> {
-    pub(crate) fn new(inner: &'s Inner, cache: &'s ValueCache) -> Self {
+    pub(crate) fn new(inner: &'s Inner, cache: &'s ValueCache, filters: &'s KeyFilters) -> Self {
         RwTxn {
             inner,
             cache,
+            filters,
             overlay: Overlay::default(),
         }
     }
@@ -114,6 +117,9 @@ impl<'s> RwTxn<'s> {
         self.inner.set_applied(cursor);
         for (partition, pending) in all {
             for (key, value) in pending {
+                if value.is_some() {
+                    self.filters.add(partition.name(), &key);
+                }
                 self.cache.written(&partition, &key, value.map(Bytes::from));
             }
         }
@@ -127,12 +133,15 @@ impl<'s> RwTxn<'s> {
 
 impl RwTxn<'_> {
     /// The committed value of `key` (pending writes not consulted): from the apply cache without
-    /// a copy, else from the database, then cached.
+    /// a copy, else absent if the key filter says so, else from the database, then cached.
     fn committed(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
         if let Some(cached) = self.cache.get(partition, key) {
             return Ok(cached);
         }
         let cf = self.inner.cf(partition)?;
+        if !self.filters.may_contain(partition.name(), key) {
+            return Ok(None);
+        }
         let value = self
             .inner
             .db
