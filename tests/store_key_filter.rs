@@ -80,17 +80,18 @@ fn keys_stored_before_a_reopen_and_after_it_are_never_hidden() {
     let cursor = {
         let mut store = open(dir.path(), 1024);
         let p = store.partition("p").unwrap();
-        let c = write(&mut store, &p, 0..20_000, 0);
+        // More than the scan reads through one iterator (it re-seeks every 65,536 keys).
+        let c = write(&mut store, &p, 0..150_000, 0);
         store.close().unwrap();
         c
     };
     let mut store = open(dir.path(), 1024);
     let p = store.partition("p").unwrap();
     // Committed while the scan may still be running.
-    let cursor = write(&mut store, &p, 20_000..21_000, cursor);
+    let cursor = write(&mut store, &p, 150_000..151_000, cursor);
     wait_ready(&store, 1);
-    let cursor = write(&mut store, &p, 21_000..22_000, cursor);
-    check(&mut store, &p, 0..22_000, 22_000..32_000);
+    let cursor = write(&mut store, &p, 151_000..152_000, cursor);
+    check(&mut store, &p, 0..152_000, 152_000..162_000);
     // A deleted key reads as absent (the filter may still say "maybe"; RocksDB answers).
     let mut txn = store.begin();
     txn.delete(&p, key(7));

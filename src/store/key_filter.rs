@@ -14,10 +14,16 @@
 //! - a background thread adds every key that was in the database at open, by scanning each
 //!   partition. Until it has finished, the filter answers "maybe" to everything.
 //!
-//! A key present at open is either still there when the scan passes it (and is added) or was
-//! deleted or replaced by a commit (which added it): no snapshot is needed. Deleted keys stay in
-//! the filter (a Bloom filter cannot forget); they only cost a RocksDB lookup. Nothing else
-//! writes the database (see [`ValueCache`](super::cache::ValueCache)).
+//! The filter exists before the scan's iterators are made, so a key is either in the view an
+//! iterator reads (and the scan adds it) or put by a later commit (which adds it). Commits add
+//! their keys before they write them. Deleted keys stay in the filter (a Bloom filter cannot
+//! forget) and only cost a RocksDB lookup, until the next rebuild drops them. Nothing else
+//! writes the user partitions (see [`ValueCache`](super::cache::ValueCache)).
+//!
+//! A filter is planned for twice the live keys (about 20 bits per live key). One that holds more
+//! distinct keys than planned (new keys, or keys since deleted) is replaced by a new one, planned
+//! for twice the live keys then, filled by a new scan while commits add to both; a scan that
+//! fails leaves the current filter in place and is retried a minute later.
 //!
 //! Soft state: rebuilt at every open, never persisted, never read by anything but the apply
 //! transaction's point reads.
@@ -25,7 +31,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ahash::RandomState;
 use rocksdb::ReadOptions;
@@ -36,10 +42,15 @@ use super::local::Inner;
 /// Bits per key at the filter's planned capacity (about 1% false positives with 6 probes in one
 /// 512-bit block).
 const BITS_PER_KEY: u64 = 10;
-/// A filter that outgrows its capacity is replaced by one this many times its key count.
-const GROWTH: u64 = 4;
+/// A filter is planned for this many times the live keys.
+const HEADROOM: u64 = 2;
 /// The background scan logs its progress every this many keys.
 const PROGRESS_EVERY: u64 = 1 << 22;
+/// The scan re-opens its iterator every this many keys, so that it does not pin memtables and
+/// files that compaction has replaced for the whole scan.
+const RESEEK_EVERY: u64 = 1 << 16;
+/// After a failed scan, the next attempt waits this long.
+const RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Probes per key, all in one block (one cache line).
 const PROBES: u32 = 6;
@@ -56,8 +67,12 @@ pub(crate) struct KeyFilter {
     capacity_keys: u64,
     /// Adds that set at least one new bit: about the number of distinct keys added.
     added: AtomicU64,
+    /// Keys the scan found (live keys when it ran).
+    scanned: AtomicU64,
     /// Every key present at open has been added.
     ready: AtomicBool,
+    /// The scan failed or could not start: this filter will never be ready.
+    failed: AtomicBool,
     /// Asks the background scan to stop (the store is closing).
     stop: AtomicBool,
 }
@@ -65,7 +80,8 @@ pub(crate) struct KeyFilter {
 impl KeyFilter {
     /// A filter planned for `capacity_keys` keys. More keys only raise the false-positive rate.
     pub(crate) fn with_capacity(capacity_keys: u64) -> Self {
-        let bits = capacity_keys.max(1024).saturating_mul(BITS_PER_KEY);
+        let capacity_keys = capacity_keys.max(1024);
+        let bits = capacity_keys.saturating_mul(BITS_PER_KEY);
         let blocks = bits.div_ceil(64 * BLOCK_WORDS as u64).max(1);
         let words = (0..blocks as usize * BLOCK_WORDS)
             .map(|_| AtomicU64::new(0))
@@ -75,8 +91,10 @@ impl KeyFilter {
             blocks,
             capacity_keys,
             added: AtomicU64::new(0),
+            scanned: AtomicU64::new(0),
             hasher: RandomState::new(),
             ready: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }
     }
@@ -92,8 +110,8 @@ impl KeyFilter {
 
     /// The block's first word and the probe bits, from one hash.
     fn probes(&self, h: u64) -> (usize, [(usize, u64); PROBES as usize]) {
-        // The high half picks the block (multiply-shift, no modulo); the low half, remixed,
-        // gives 9 bits per probe.
+        // The high half picks the block (multiply-shift, no modulo); the hash times an odd
+        // constant gives 9 bits per probe.
         let block = (((h >> 32) * self.blocks) >> 32) as usize;
         let mut bits = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut out = [(0usize, 0u64); PROBES as usize];
@@ -152,6 +170,14 @@ impl KeyFilter {
         self.ready.load(Ordering::Acquire)
     }
 
+    fn mark_failed(&self) {
+        self.failed.store(true, Ordering::Release);
+    }
+
+    fn has_failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
     pub(crate) fn request_stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
@@ -171,31 +197,38 @@ pub(crate) struct KeyFilters {
     next: Option<Arc<KeyFilter>>,
     /// The scan filling `next`, or `current` right after open.
     scan: Option<Scan>,
+    /// No new scan before this (the last one failed).
+    retry_at: Option<Instant>,
+}
+
+/// RocksDB's estimate of the keys in every user partition.
+fn estimated_keys(inner: &Inner) -> u64 {
+    inner
+        .partitions()
+        .iter()
+        .filter_map(|p| {
+            let cf = inner.cf(p).ok()?;
+            inner
+                .db
+                .property_int_value_cf(&cf, "rocksdb.estimate-num-keys")
+                .ok()
+                .flatten()
+        })
+        .sum()
 }
 
 impl KeyFilters {
     /// A filter planned for twice the keys the database holds, filled in the background.
     pub(crate) fn open(inner: &Arc<Inner>, min_keys: u64) -> Self {
-        let estimated: u64 = inner
-            .partitions()
-            .iter()
-            .filter_map(|p| {
-                let cf = inner.cf(p).ok()?;
-                inner
-                    .db
-                    .property_int_value_cf(&cf, "rocksdb.estimate-num-keys")
-                    .ok()
-                    .flatten()
-            })
-            .sum();
         let filter = Arc::new(KeyFilter::with_capacity(
-            estimated.saturating_mul(2).max(min_keys),
+            estimated_keys(inner).saturating_mul(HEADROOM).max(min_keys),
         ));
         KeyFilters {
             min_keys,
             scan: Some(Scan::start(inner.clone(), filter.clone())),
             current: filter,
             next: None,
+            retry_at: None,
         }
     }
 
@@ -204,30 +237,42 @@ impl KeyFilters {
     pub(crate) fn maintain(&mut self, inner: &Arc<Inner>) {
         if let Some(next) = &self.next {
             if next.is_ready() {
-                debug!(
-                    bytes = next.bytes(),
-                    "absent-key filter replaced by a bigger one"
-                );
+                debug!(bytes = next.bytes(), "absent-key filter replaced");
                 self.current = next.clone();
                 self.next = None;
                 self.scan = None;
+            } else if next.has_failed() {
+                self.next = None;
+                self.scan = None;
+                self.retry_at = Some(Instant::now() + RETRY_AFTER);
             }
             return;
         }
         if !self.current.is_ready() {
+            if self.current.has_failed() && self.retry_at.is_none_or(|t| Instant::now() >= t) {
+                // The scan at open failed: start over with a fresh filter.
+                self.scan = None;
+                self.retry_at = Some(Instant::now() + RETRY_AFTER);
+                let filter = Arc::new(KeyFilter::with_capacity(self.current.capacity_keys));
+                self.scan = Some(Scan::start(inner.clone(), filter.clone()));
+                self.current = filter;
+            }
             return;
         }
         // The scan of the open is over: collect its thread.
         self.scan = None;
-        if self.current.over_capacity() {
-            let keys = self.current.distinct_keys();
+        if self.current.over_capacity() && self.retry_at.is_none_or(|t| Instant::now() >= t) {
+            // Planned for the live keys: a filter full of keys since deleted is replaced by one
+            // of the same size. The last scan's count guards against a low estimate.
+            let live = estimated_keys(inner).max(self.current.scanned.load(Ordering::Relaxed));
             let next = Arc::new(KeyFilter::with_capacity(
-                keys.saturating_mul(GROWTH).max(self.min_keys),
+                live.saturating_mul(HEADROOM).max(self.min_keys),
             ));
             info!(
-                keys,
+                keys = self.current.distinct_keys(),
+                live,
                 bytes = next.bytes(),
-                "absent-key filter full; building a bigger one in the background"
+                "absent-key filter full; building a new one in the background"
             );
             self.scan = Some(Scan::start(inner.clone(), next.clone()));
             self.next = Some(next);
@@ -273,8 +318,9 @@ impl Scan {
                 thread: Some(t),
             },
             Err(e) => {
-                // Without the scan the filter never becomes ready: every lookup asks RocksDB.
+                // Without the scan the filter never becomes ready: lookups ask RocksDB.
                 warn!(error = %e, "cannot start the absent-key scan; lookups go to RocksDB");
+                filter.mark_failed();
                 Scan {
                     filter,
                     thread: None,
@@ -293,35 +339,58 @@ impl Drop for Scan {
     }
 }
 
-/// Adds every key of every partition to `filter`, then marks it ready (unless stopped or failed).
+/// Adds every key of every partition to `filter`, then marks it ready (or failed).
 fn scan(inner: &Inner, filter: &KeyFilter) {
     super::quiet_thread();
     let started = Instant::now();
     let mut keys = 0u64;
+    let failed = |partition: &str, error: String| {
+        warn!(%error, partition, "absent-key scan failed; lookups go to RocksDB");
+        filter.mark_failed();
+    };
     for partition in inner.partitions() {
-        let Ok(cf) = inner.cf(&partition) else {
-            continue;
+        let cf = match inner.cf(&partition) {
+            Ok(cf) => cf,
+            // A partition not scanned would have its keys hidden: never ready without it.
+            Err(e) => return failed(partition.name(), e.to_string()),
         };
-        let mut opts = ReadOptions::default();
-        opts.fill_cache(false);
-        let mut it = inner.db.raw_iterator_cf_opt(&cf, opts);
+        let iterator = || {
+            let mut opts = ReadOptions::default();
+            opts.fill_cache(false);
+            inner.db.raw_iterator_cf_opt(&cf, opts)
+        };
+        let mut it = iterator();
         it.seek_to_first();
+        let mut since_seek = 0u64;
         while let Some(key) = it.key() {
             if filter.stop_requested() {
                 return;
             }
             filter.add(partition.name(), key);
             keys += 1;
+            since_seek += 1;
             if keys.is_multiple_of(PROGRESS_EVERY) {
                 info!(keys, "absent-key filter: scanning the store");
+            }
+            if since_seek >= RESEEK_EVERY {
+                // A fresh view from the last key on: keys committed since were added by their
+                // commits.
+                let last = key.to_vec();
+                it = iterator();
+                it.seek(&last);
+                since_seek = 0;
+                // `last` may be gone by now: then the seek already stands on the key after it.
+                if it.key() != Some(&last[..]) {
+                    continue;
+                }
             }
             it.next();
         }
         if let Err(e) = it.status() {
-            warn!(error = %e, partition = partition.name(), "absent-key scan failed; lookups go to RocksDB");
-            return;
+            return failed(partition.name(), e.to_string());
         }
     }
+    filter.scanned.store(keys, Ordering::Relaxed);
     filter.mark_ready();
     info!(
         keys,

@@ -35,8 +35,8 @@ pub struct StoreOptions {
     pub background_jobs: i32,
     /// The apply transaction's cache of point reads (0 disables it).
     pub apply_cache_bytes: usize,
-    /// The smallest absent-key filter, in keys (10 bits each). The filter is planned for twice
-    /// the keys found at open and replaced by a bigger one when it fills up.
+    /// The smallest absent-key filter, in keys (10 bits each). A filter is planned for twice the
+    /// live keys and rebuilt when it holds more keys than that.
     pub key_filter_min_keys: u64,
     /// Level-0 files that start a compaction into the level below. RocksDB's default is 4; with
     /// dynamic level sizes every L0 compaction rewrites the base level, so taking 8 files at a

@@ -103,7 +103,12 @@ impl<'s> RwTxn<'s> {
             let cf = self.inner.cf(partition)?;
             for (key, value) in pending {
                 match value {
-                    Some(value) => batch.put_cf(&cf, key, value),
+                    Some(value) => {
+                        // Into the absent-key filter before the database: an extra key costs a
+                        // lookup, a missing one would hide the key.
+                        self.filters.add(partition.name(), key);
+                        batch.put_cf(&cf, key, value);
+                    }
                     None => batch.delete_cf(&cf, key),
                 }
             }
@@ -117,9 +122,6 @@ impl<'s> RwTxn<'s> {
         self.inner.set_applied(cursor);
         for (partition, pending) in all {
             for (key, value) in pending {
-                if value.is_some() {
-                    self.filters.add(partition.name(), &key);
-                }
                 self.cache.written(&partition, &key, value.map(Bytes::from));
             }
         }
