@@ -162,11 +162,11 @@ impl KeyFilter {
     }
 
     /// Every key present at open has been added: negative answers may be trusted from now on.
-    pub(crate) fn mark_ready(&self) {
+    fn mark_ready(&self) {
         self.ready.store(true, Ordering::Release);
     }
 
-    pub(crate) fn is_ready(&self) -> bool {
+    fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
 
@@ -178,11 +178,11 @@ impl KeyFilter {
         self.failed.load(Ordering::Acquire)
     }
 
-    pub(crate) fn request_stop(&self) {
+    fn request_stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    pub(crate) fn stop_requested(&self) -> bool {
+    fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
 }
@@ -217,17 +217,26 @@ fn estimated_keys(inner: &Inner) -> u64 {
         .sum()
 }
 
+/// A new filter for `capacity_keys` keys and the scan that fills it. Made before the scan's
+/// iterators, so commits from now on must add to it.
+fn fresh(inner: &Arc<Inner>, capacity_keys: u64) -> (Arc<KeyFilter>, Scan) {
+    let filter = Arc::new(KeyFilter::with_capacity(capacity_keys));
+    let scan = Scan::start(inner.clone(), filter.clone());
+    (filter, scan)
+}
+
 impl KeyFilters {
     /// A filter planned for twice the keys the database holds, filled in the background.
     pub(crate) fn open(inner: &Arc<Inner>, min_keys: u64) -> Self {
-        let filter = Arc::new(KeyFilter::with_capacity(
+        let (current, scan) = fresh(
+            inner,
             estimated_keys(inner).saturating_mul(HEADROOM).max(min_keys),
-        ));
+        );
         KeyFilters {
             min_keys,
-            scan: Some(Scan::start(inner.clone(), filter.clone())),
-            current: filter,
+            current,
             next: None,
+            scan: Some(scan),
             retry_at: None,
         }
     }
@@ -251,11 +260,10 @@ impl KeyFilters {
         if !self.current.is_ready() {
             if self.current.has_failed() && self.retry_at.is_none_or(|t| Instant::now() >= t) {
                 // The scan at open failed: start over with a fresh filter.
-                self.scan = None;
                 self.retry_at = Some(Instant::now() + RETRY_AFTER);
-                let filter = Arc::new(KeyFilter::with_capacity(self.current.capacity_keys));
-                self.scan = Some(Scan::start(inner.clone(), filter.clone()));
+                let (filter, scan) = fresh(inner, self.current.capacity_keys);
                 self.current = filter;
+                self.scan = Some(scan);
             }
             return;
         }
@@ -265,17 +273,15 @@ impl KeyFilters {
             // Planned for the live keys: a filter full of keys since deleted is replaced by one
             // of the same size. The last scan's count guards against a low estimate.
             let live = estimated_keys(inner).max(self.current.scanned.load(Ordering::Relaxed));
-            let next = Arc::new(KeyFilter::with_capacity(
-                live.saturating_mul(HEADROOM).max(self.min_keys),
-            ));
+            let (next, scan) = fresh(inner, live.saturating_mul(HEADROOM).max(self.min_keys));
             info!(
                 keys = self.current.distinct_keys(),
                 live,
                 bytes = next.bytes(),
                 "absent-key filter full; building a new one in the background"
             );
-            self.scan = Some(Scan::start(inner.clone(), next.clone()));
             self.next = Some(next);
+            self.scan = Some(scan);
         }
     }
 
