@@ -101,6 +101,9 @@ pub struct Config {
     /// `zoolog.server.workerThreads`: threads serving connections (reads run on them); `0` (the
     /// default) means one per core (see [`Config::worker_threads`]).
     pub server_worker_threads: usize,
+    /// `zoolog.server.workerNice`: how many nice steps the connection threads run below the
+    /// apply and log threads (0 to 19; 0 turns it off). See [`crate::server::priority`].
+    pub server_worker_nice: u8,
     /// Keys accepted but not used, with a note each (logged at start).
     pub notices: Vec<String>,
 }
@@ -130,6 +133,7 @@ impl Default for Config {
             batch_max_in_flight: 4,
             store_write_buffer_mb: crate::store::StoreOptions::default().write_buffer_bytes >> 20,
             server_worker_threads: 0,
+            server_worker_nice: 5,
             notices: Vec::new(),
         }
     }
@@ -429,6 +433,12 @@ impl Config {
                         return Err(bad(file, line, key, value, "must be 0 (auto) to 1024"));
                     }
                 }
+                "zoolog.server.workerNice" => {
+                    c.server_worker_nice = parse_num(file, line, key, value)?;
+                    if c.server_worker_nice > 19 {
+                        return Err(bad(file, line, key, value, "must be 0 to 19"));
+                    }
+                }
                 _ if IGNORED_KEYS.contains(&k)
                     || IGNORED_PREFIXES.iter().any(|p| k.starts_with(p)) =>
                 {
@@ -583,6 +593,9 @@ mod tests {
         assert_eq!((c.store_write_buffer_mb, c.batch_max_in_flight), (8, 3));
         let c = Config::parse("x", "zoolog.server.workerThreads=3\n").unwrap();
         assert_eq!(c.worker_threads_for(2), 3);
+        let c = Config::parse("x", "zoolog.server.workerNice=12\n").unwrap();
+        assert_eq!(c.server_worker_nice, 12);
+        assert_eq!(Config::default().server_worker_nice, 5);
         let auto = Config::default();
         assert_eq!(
             [1, 2, 4, 16].map(|cores| auto.worker_threads_for(cores)),
@@ -593,6 +606,8 @@ mod tests {
             "zoolog.store.writeBufferMB=2048",
             "zoolog.server.workerThreads=-1",
             "zoolog.server.workerThreads=5000",
+            "zoolog.server.workerNice=20",
+            "zoolog.server.workerNice=-1",
         ] {
             let e = Config::parse("zoo.cfg", &format!("tickTime=2000\n{bad}\n")).unwrap_err();
             assert!(e.to_string().starts_with("zoo.cfg:2:"), "{e}");

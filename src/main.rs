@@ -93,6 +93,11 @@ fn main() -> ExitCode {
                 }
             };
             builder.worker_threads(config.worker_threads());
+            // Connection threads yield to the apply and log threads (server/priority.rs). The
+            // hooks run on worker threads only; the first call on each thread lowers it.
+            let nice = config.server_worker_nice;
+            builder.on_thread_park(move || zoolog::server::priority::lower_worker_once(nice));
+            builder.on_thread_unpark(move || zoolog::server::priority::lower_worker_once(nice));
             Run::Serve(config)
         }
         Command::Ctl {

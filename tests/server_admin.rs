@@ -252,3 +252,84 @@ fn worker_threads_key_sizes_the_runtime() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     assert_eq!(worker_threads(""), cores);
 }
+
+/// Name and nice value of every thread of process `pid`.
+fn thread_nices(pid: u32) -> Vec<(String, i32)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).expect("task dir") {
+        let tid: u32 = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .parse()
+            .expect("tid");
+        let name = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
+            .map(|n| n.trim().to_string());
+        if let (Ok(name), Some(nice)) = (name, zoolog::server::priority::thread_nice(pid, tid)) {
+            out.push((name, nice));
+        }
+    }
+    out
+}
+
+#[test]
+fn worker_nice_lowers_exactly_the_connection_threads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_cfg_with(
+        dir.path(),
+        free_port(),
+        "zoolog.server.workerThreads=2\nzoolog.server.workerNice=7\n",
+    );
+    let node = start(&cfg);
+    let pid = node.child.id();
+    let base = zoolog::server::priority::thread_nice(pid, pid).expect("main thread nice");
+    // Traffic wakes both workers, and a reconfiguration starts a new log writer thread while
+    // the node serves: it must not inherit the workers' priority.
+    for _ in 0..20 {
+        assert_eq!(handshake(node.addr).expect("serves"), 41);
+    }
+    let data = dir.path().join("data");
+    let (ok, out) = ctl(&data, &["reconfigure"]);
+    assert!(ok, "{out}");
+    assert_eq!(handshake(node.addr).expect("serves"), 41);
+    let threads = thread_nices(pid);
+    let lowered: Vec<_> = threads.iter().filter(|(_, n)| *n != base).collect();
+    assert_eq!(
+        lowered.len(),
+        2,
+        "exactly the 2 workers run lowered: {threads:?}"
+    );
+    assert!(
+        lowered
+            .iter()
+            .all(|(name, n)| name == "tokio-rt-worker" && *n == (base + 7).min(19)),
+        "{threads:?}"
+    );
+    for critical in ["apply-loop", "loglet-writer", "rocksdb:high", "rocksdb:low"] {
+        assert!(
+            threads.iter().any(|(name, _)| name == critical),
+            "no {critical} thread: {threads:?}"
+        );
+    }
+    assert!(
+        threads
+            .iter()
+            .filter(|(name, _)| name != "tokio-rt-worker")
+            .all(|(_, n)| *n == base),
+        "apply, log and store threads keep the process's priority: {threads:?}"
+    );
+}
+
+#[test]
+fn worker_nice_zero_leaves_every_thread_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_cfg_with(dir.path(), free_port(), "zoolog.server.workerNice=0\n");
+    let node = start(&cfg);
+    let pid = node.child.id();
+    let base = zoolog::server::priority::thread_nice(pid, pid).expect("main thread nice");
+    for _ in 0..5 {
+        assert_eq!(handshake(node.addr).expect("serves"), 41);
+    }
+    let threads = thread_nices(pid);
+    assert!(threads.iter().all(|(_, n)| *n == base), "{threads:?}");
+}

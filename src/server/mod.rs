@@ -9,6 +9,7 @@ pub mod connection;
 pub mod ctl;
 pub mod fourlw;
 pub mod listener;
+pub mod priority;
 pub mod writer;
 
 pub use listener::{Server, ServerError};
