@@ -130,7 +130,7 @@ impl Default for Config {
             container_max_never_used_interval_ms: 0,
             server_id: 1,
             batch_max_entries: 256,
-            batch_max_in_flight: 4,
+            batch_max_in_flight: 8,
             store_write_buffer_mb: crate::store::StoreOptions::default().write_buffer_bytes >> 20,
             server_worker_threads: 0,
             server_worker_nice: 5,
