@@ -37,7 +37,7 @@ pub fn lower_worker_once(nice: u8) {
     }
 }
 
-/// The calling thread's nice value, raised by `nice` (at most to 19, the lowest priority).
+/// Raises the calling thread's nice value by `nice`, to at most 19 (the lowest priority).
 #[cfg(target_os = "linux")]
 fn lower_current_thread(nice: u8) -> std::io::Result<()> {
     // On Linux the nice value belongs to each thread, addressed by its thread id.
