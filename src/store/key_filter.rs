@@ -21,9 +21,10 @@
 //! writes the user partitions (see [`ValueCache`](super::cache::ValueCache)).
 //!
 //! A filter is planned for twice the live keys (about 20 bits per live key). One that holds more
-//! distinct keys than planned (new keys, or keys since deleted) is replaced by a new one, planned
-//! for twice the live keys then, filled by a new scan while commits add to both; a scan that
-//! fails leaves the current filter in place and is retried a minute later.
+//! distinct keys than planned (new keys, or keys since deleted) is replaced by a new one, filled
+//! by a new scan while commits add to both: planned for four times the live keys if most keys it
+//! holds are still live (the store grows), else for twice. A scan that fails leaves the current
+//! filter in place and is retried a minute later.
 //!
 //! Soft state: rebuilt at every open, never persisted, never read by anything but the apply
 //! transaction's point reads.
@@ -44,6 +45,10 @@ use super::local::Inner;
 const BITS_PER_KEY: u64 = 10;
 /// A filter is planned for this many times the live keys.
 const HEADROOM: u64 = 2;
+/// ... or this many times, when it filled up with keys that are still live: the store is
+/// growing, and every rebuild scans it whole, so a growing store is scanned less often (each
+/// key about a third of a time over the store's growth instead of once).
+const GROWTH_HEADROOM: u64 = 4;
 /// The background scan logs its progress every this many keys.
 const PROGRESS_EVERY: u64 = 1 << 22;
 /// The scan re-opens its iterator every this many keys, so that it does not pin memtables and
@@ -225,6 +230,17 @@ fn fresh(inner: &Arc<Inner>, capacity_keys: u64) -> (Arc<KeyFilter>, Scan) {
     (filter, scan)
 }
 
+/// The capacity of the filter that replaces a full one planned for `full_capacity` keys, when
+/// the store holds about `live` keys.
+fn planned_capacity(live: u64, full_capacity: u64, min_keys: u64) -> u64 {
+    let headroom = if live.saturating_mul(2) >= full_capacity {
+        GROWTH_HEADROOM
+    } else {
+        HEADROOM
+    };
+    live.saturating_mul(headroom).max(min_keys)
+}
+
 impl KeyFilters {
     /// A filter planned for twice the keys the database holds, filled in the background.
     pub(crate) fn open(inner: &Arc<Inner>, min_keys: u64) -> Self {
@@ -273,7 +289,8 @@ impl KeyFilters {
             // Planned for the live keys: a filter full of keys since deleted is replaced by one
             // of the same size. The last scan's count guards against a low estimate.
             let live = estimated_keys(inner).max(self.current.scanned.load(Ordering::Relaxed));
-            let (next, scan) = fresh(inner, live.saturating_mul(HEADROOM).max(self.min_keys));
+            let capacity = planned_capacity(live, self.current.capacity_keys, self.min_keys);
+            let (next, scan) = fresh(inner, capacity);
             info!(
                 keys = self.current.distinct_keys(),
                 live,
@@ -408,6 +425,19 @@ fn scan(inner: &Inner, filter: &KeyFilter) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_growing_store_gets_more_headroom_than_a_churning_one() {
+        use super::planned_capacity;
+        // Filled with keys that are all still live: four times.
+        assert_eq!(planned_capacity(1_000_000, 1_000_000, 1 << 20), 4_000_000);
+        // Half of them still live: still growth.
+        assert_eq!(planned_capacity(500_000, 1_000_000, 1 << 10), 2_000_000);
+        // Filled mostly by keys since deleted: twice the live keys.
+        assert_eq!(planned_capacity(300_000, 1_000_000, 1 << 10), 600_000);
+        // Never below the minimum.
+        assert_eq!(planned_capacity(10, 1_000_000, 1 << 20), 1 << 20);
+    }
+
     use super::*;
 
     #[test]
