@@ -425,9 +425,10 @@ fn scan(inner: &Inner, filter: &KeyFilter) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_growing_store_gets_more_headroom_than_a_churning_one() {
-        use super::planned_capacity;
         // Filled with keys that are all still live: four times.
         assert_eq!(planned_capacity(1_000_000, 1_000_000, 1 << 20), 4_000_000);
         // Half of them still live: still growth.
@@ -437,8 +438,6 @@ mod tests {
         // Never below the minimum.
         assert_eq!(planned_capacity(10, 1_000_000, 1 << 20), 1 << 20);
     }
-
-    use super::*;
 
     #[test]
     fn answers_maybe_until_ready() {
