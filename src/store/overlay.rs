@@ -11,6 +11,7 @@ use std::collections::btree_map;
 use std::iter::Peekable;
 use std::ops::Bound;
 
+use bytes::Bytes;
 use rocksdb::DBRawIteratorWithThreadMode;
 
 use super::error::{Result, StoreError};
@@ -18,8 +19,9 @@ use super::local::Db;
 use super::partition::Partition;
 use super::range::KeyRange;
 
-/// Pending writes of one partition: key -> `Some(value)` (put) or `None` (delete).
-pub(crate) type PartitionWrites = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+/// Pending writes of one partition: key -> `Some(value)` (put) or `None` (delete). Values are
+/// `Bytes` so that reading a pending value back hands out the same buffer instead of a copy.
+pub(crate) type PartitionWrites = BTreeMap<Vec<u8>, Option<Bytes>>;
 
 /// Pending writes of a transaction, per partition.
 #[derive(Default)]
@@ -28,7 +30,7 @@ pub(crate) struct Overlay {
 }
 
 impl Overlay {
-    pub(crate) fn put(&mut self, partition: &Partition, key: Vec<u8>, value: Vec<u8>) {
+    pub(crate) fn put(&mut self, partition: &Partition, key: Vec<u8>, value: Bytes) {
         self.partition_mut(partition).insert(key, Some(value));
     }
 
@@ -41,11 +43,11 @@ impl Overlay {
     }
 
     /// The pending write of `key`: `Some(Some(v))` put, `Some(None)` deleted, `None` untouched.
-    pub(crate) fn get(&self, partition: &Partition, key: &[u8]) -> Option<Option<&[u8]>> {
+    pub(crate) fn get(&self, partition: &Partition, key: &[u8]) -> Option<Option<&Bytes>> {
         self.writes
             .get(partition)
             .and_then(|w| w.get(key))
-            .map(|v| v.as_deref())
+            .map(Option::as_ref)
     }
 
     /// Pending writes of `partition` within `range`, in key order.
@@ -53,7 +55,7 @@ impl Overlay {
         &'a self,
         partition: &Partition,
         range: &KeyRange,
-    ) -> btree_map::Range<'a, Vec<u8>, Option<Vec<u8>>> {
+    ) -> btree_map::Range<'a, Vec<u8>, Option<Bytes>> {
         static EMPTY: PartitionWrites = BTreeMap::new();
         let writes = self.writes.get(partition).unwrap_or(&EMPTY);
         if range.is_empty() {
@@ -83,14 +85,14 @@ impl Overlay {
 /// from RocksDB is yielded once, then the iterator ends.
 pub struct MergedIter<'t> {
     db: Option<DBRawIteratorWithThreadMode<'t, Db>>,
-    overlay: Peekable<btree_map::Range<'t, Vec<u8>, Option<Vec<u8>>>>,
+    overlay: Peekable<btree_map::Range<'t, Vec<u8>, Option<Bytes>>>,
     done: bool,
 }
 
 impl<'t> MergedIter<'t> {
     pub(crate) fn new(
         mut db: Option<DBRawIteratorWithThreadMode<'t, Db>>,
-        overlay: btree_map::Range<'t, Vec<u8>, Option<Vec<u8>>>,
+        overlay: btree_map::Range<'t, Vec<u8>, Option<Bytes>>,
     ) -> Self {
         if let Some(it) = db.as_mut() {
             it.seek_to_first();
@@ -155,7 +157,7 @@ impl Iterator for MergedIter<'_> {
                 Ordering::Greater => {}
             }
             if let Some((key, Some(value))) = self.overlay.next() {
-                return Some(Ok((key.clone(), value.clone())));
+                return Some(Ok((key.clone(), value.to_vec())));
             }
             // A pending delete: nothing to yield for this key.
         }

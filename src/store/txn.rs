@@ -49,7 +49,14 @@ impl<'s> RwTxn<'s> {
         key: impl Into<Vec<u8>>,
         value: impl Into<Vec<u8>>,
     ) {
-        self.overlay.put(partition, key.into(), value.into());
+        self.overlay
+            .put(partition, key.into(), Bytes::from(value.into()));
+    }
+
+    /// [`put`](Self::put) of a value already in a `Bytes`: reads of `key` within this
+    /// transaction, and of the committed value from the apply cache, hand out this very buffer.
+    pub fn put_bytes(&mut self, partition: &Partition, key: impl Into<Vec<u8>>, value: Bytes) {
+        self.overlay.put(partition, key.into(), value);
     }
 
     /// Removes `key` from `partition` (a no-op if it does not exist).
@@ -122,7 +129,7 @@ impl<'s> RwTxn<'s> {
         self.inner.set_applied(cursor);
         for (partition, pending) in all {
             for (key, value) in pending {
-                self.cache.written(&partition, &key, value.map(Bytes::from));
+                self.cache.written(&partition, &key, value);
             }
         }
         trace!(cursor, writes, "committed apply transaction");
@@ -160,7 +167,7 @@ impl RwTxn<'_> {
 impl StoreRead for RwTxn<'_> {
     fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Vec<u8>>> {
         if let Some(pending) = self.overlay.get(partition, key) {
-            return Ok(pending.map(<[u8]>::to_vec));
+            return Ok(pending.map(|v| v.to_vec()));
         }
         Ok(self.committed(partition, key)?.map(|v| v.to_vec()))
     }
@@ -168,7 +175,7 @@ impl StoreRead for RwTxn<'_> {
     /// Values from the apply cache come out without a copy.
     fn get_bytes(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
         if let Some(pending) = self.overlay.get(partition, key) {
-            return Ok(pending.map(Bytes::copy_from_slice));
+            return Ok(pending.cloned());
         }
         self.committed(partition, key)
     }

@@ -22,6 +22,7 @@ use super::command::{ZkCommand, ZkOp};
 use super::config::ZkConfig;
 use super::exec::{CreateArgs, CreateType, Exec, Fail};
 use super::keys;
+use super::node_memo::NodeMemo;
 use super::outcome::ZkOutcome;
 use super::overlay::Overlay;
 use super::tree;
@@ -39,6 +40,9 @@ pub struct ZkStateMachine {
     config: ZkConfig,
     /// Soft state for readers (never read by a state change).
     children: Arc<ChildrenCache>,
+    /// Apply's decoded nodes, by the bytes they came from (changes no result; see
+    /// [`NodeMemo`]).
+    memo: Arc<NodeMemo>,
 }
 
 /// What executing a command produced, before the zxid is written.
@@ -92,6 +96,7 @@ impl ZkStateMachine {
                 CACHED_LISTING_MIN,
                 CACHED_LISTINGS_BYTES,
             )),
+            memo: Arc::new(NodeMemo::default()),
         }
     }
 
@@ -138,7 +143,7 @@ impl ZkStateMachine {
         };
         let zxid = last.wrapping_add(1);
         let (executed, triggers, closed, writes) = {
-            let view = StoreView::new(&*txn, &self.partition);
+            let view = StoreView::with_memo(&*txn, &self.partition, &self.memo);
             let mut exec = Exec::new(&self.config, cmd, zxid, Overlay::new(view));
             let executed = self.execute(&mut exec)?;
             let writes = if executed.commit {

@@ -38,6 +38,7 @@ pub mod hub;
 mod java_order;
 mod keys;
 mod node;
+mod node_memo;
 pub mod outcome;
 mod overlay;
 pub mod path;

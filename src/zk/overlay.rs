@@ -77,18 +77,39 @@ impl<'a> Overlay<'a> {
         self.raw.get(key).cloned()
     }
 
-    /// The writes to make, in key order, with the node count brought up to date.
+    /// The writes to make, in key order, with the node count brought up to date. The base's
+    /// node memo (if any) learns the encodings of the nodes written.
     pub(crate) fn into_writes(self) -> Result<Writes, StoreError> {
-        let mut writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = self.raw;
+        let memo = self.base.memo();
+        let mut writes: BTreeMap<Vec<u8>, Option<Bytes>> = self
+            .raw
+            .into_iter()
+            .map(|(k, v)| (k, v.map(Bytes::from)))
+            .collect();
         for (path, node) in self.nodes {
-            writes.insert(keys::node(&path), node.map(|n| n.encode()));
+            let value = match node {
+                Some(node) => {
+                    let raw = Bytes::from(node.encode());
+                    if let Some(memo) = memo {
+                        memo.wrote(&path, &raw, node);
+                    }
+                    Some(raw)
+                }
+                None => {
+                    if let Some(memo) = memo {
+                        memo.forget(&path);
+                    }
+                    None
+                }
+            };
+            writes.insert(keys::node(&path), value);
         }
         if self.node_count_delta != 0 {
             let count = node_count(&self.base)?;
             let new = count.saturating_add_signed(self.node_count_delta);
             writes.insert(
                 keys::META_NODE_COUNT.to_vec(),
-                Some(new.to_be_bytes().to_vec()),
+                Some(Bytes::copy_from_slice(&new.to_be_bytes())),
             );
         }
         Ok(Writes(writes))
@@ -163,13 +184,15 @@ impl TreeRead for Overlay<'_> {
 }
 
 /// The writes of a successful command, ready to go into the apply transaction.
-pub(crate) struct Writes(BTreeMap<Vec<u8>, Option<Vec<u8>>>);
+pub(crate) struct Writes(BTreeMap<Vec<u8>, Option<Bytes>>);
 
 impl Writes {
+    /// Values go in as they are: a node read back later in the batch is the buffer the memo
+    /// knows.
     pub(crate) fn write_to(self, txn: &mut RwTxn<'_>, partition: &Partition) {
         for (k, v) in self.0 {
             match v {
-                Some(v) => txn.put(partition, k, v),
+                Some(v) => txn.put_bytes(partition, k, v),
                 None => txn.delete(partition, k),
             }
         }

@@ -10,6 +10,7 @@ use crate::store::{KeyRange, Partition, StoreError, StoreRead, Visitor};
 
 use super::keys;
 use super::node::Node;
+use super::node_memo::NodeMemo;
 use super::path;
 
 /// Point reads and prefix scans of the ZooKeeper partition, plus decoded node lookups.
@@ -40,11 +41,34 @@ pub(crate) trait TreeRead {
 pub(crate) struct StoreView<'a> {
     store: &'a dyn StoreRead,
     partition: &'a Partition,
+    /// Apply's decoded nodes (readers on other threads go without).
+    memo: Option<&'a NodeMemo>,
 }
 
 impl<'a> StoreView<'a> {
     pub(crate) fn new(store: &'a dyn StoreRead, partition: &'a Partition) -> Self {
-        StoreView { store, partition }
+        StoreView {
+            store,
+            partition,
+            memo: None,
+        }
+    }
+
+    /// A view whose node lookups go through `memo`.
+    pub(crate) fn with_memo(
+        store: &'a dyn StoreRead,
+        partition: &'a Partition,
+        memo: &'a NodeMemo,
+    ) -> Self {
+        StoreView {
+            store,
+            partition,
+            memo: Some(memo),
+        }
+    }
+
+    pub(crate) fn memo(&self) -> Option<&'a NodeMemo> {
+        self.memo
     }
 }
 
@@ -60,5 +84,16 @@ impl TreeRead for StoreView<'_> {
     fn scan_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {
         self.store
             .for_each(self.partition, &KeyRange::prefix(prefix), visit)
+    }
+
+    fn node(&self, path: &str) -> Result<Option<Node>, StoreError> {
+        let path = path::normalize(path);
+        match self.raw_bytes(&keys::node(path))? {
+            Some(v) => match self.memo {
+                Some(memo) => memo.node(path, v).map(Some),
+                None => Node::decode(path, v).map(Some),
+            },
+            None => Ok(None),
+        }
     }
 }
