@@ -49,8 +49,7 @@ impl<'s> RwTxn<'s> {
         key: impl Into<Vec<u8>>,
         value: impl Into<Vec<u8>>,
     ) {
-        self.overlay
-            .put(partition, key.into(), Bytes::from(value.into()));
+        self.put_bytes(partition, key, Bytes::from(value.into()));
     }
 
     /// [`put`](Self::put) of a value already in a `Bytes`: reads of `key` within this

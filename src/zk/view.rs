@@ -28,11 +28,21 @@ pub(crate) trait TreeRead {
 
     /// The node at `path` (`""` is the root, as in ZooKeeper).
     fn node(&self, path: &str) -> Result<Option<Node>, StoreError> {
-        let path = path::normalize(path);
-        match self.raw_bytes(&keys::node(path))? {
-            Some(v) => Node::decode(path, v).map(Some),
-            None => Ok(None),
-        }
+        read_node(self, path, None)
+    }
+}
+
+/// The node at `path` read through `r`, decoded through `memo` when there is one.
+fn read_node(
+    r: &(impl TreeRead + ?Sized),
+    path: &str,
+    memo: Option<&NodeMemo>,
+) -> Result<Option<Node>, StoreError> {
+    let path = path::normalize(path);
+    match (r.raw_bytes(&keys::node(path))?, memo) {
+        (Some(v), Some(memo)) => memo.node(path, v).map(Some),
+        (Some(v), None) => Node::decode(path, v).map(Some),
+        (None, _) => Ok(None),
     }
 }
 
@@ -87,13 +97,6 @@ impl TreeRead for StoreView<'_> {
     }
 
     fn node(&self, path: &str) -> Result<Option<Node>, StoreError> {
-        let path = path::normalize(path);
-        match self.raw_bytes(&keys::node(path))? {
-            Some(v) => match self.memo {
-                Some(memo) => memo.node(path, v).map(Some),
-                None => Node::decode(path, v).map(Some),
-            },
-            None => Ok(None),
-        }
+        read_node(self, path, self.memo)
     }
 }
