@@ -2,7 +2,8 @@
 //!
 //! Layer: an engine between two others; it changes nothing that passes through it. It records
 //! - **propose latency**: from the call to `propose` until the layer below returned the result
-//!   (everything below it: the lower engines, the log, the apply loop);
+//!   (everything below it: the lower engines, the log, the apply loop). Detached proposals
+//!   ([`Engine::propose_detached`]) have no result to wait for and are not measured;
 //! - **apply latency**: time spent in the layer above's `apply`.
 //!
 //! into HDR histograms (nanoseconds, 3 significant digits) behind mutexes, readable with
@@ -166,6 +167,10 @@ impl Engine for ObserverEngine {
             r
         }
         .boxed()
+    }
+
+    fn propose_detached(&self, entry: Entry) {
+        self.inner.lower.propose_detached(entry);
     }
 
     async fn sync(&self) -> Result<ReadSnapshot, EngineError> {

@@ -203,6 +203,11 @@ impl Stack {
         self.top.propose(entry)
     }
 
+    /// Proposes through the top engine without asking for the result.
+    pub fn propose_detached(&self, entry: Entry) {
+        self.top.propose_detached(entry);
+    }
+
     /// A linearizable read snapshot (through the top engine).
     pub async fn sync(&self) -> Result<ReadSnapshot, EngineError> {
         self.top.sync().await

@@ -34,6 +34,14 @@ pub trait Engine: Send + Sync + 'static {
     /// result of the applicator registered above this engine.
     fn propose(&self, entry: Entry) -> ProposeFuture;
 
+    /// Proposes `entry` without asking for its result: the same ordering point as
+    /// [`propose`](Engine::propose), for a proposer that learns the outcome another way (from
+    /// the applicator above, in `post_apply`). An engine may skip the bookkeeping a result needs;
+    /// the default proposes and drops the future, which does not withdraw the proposal.
+    fn propose_detached(&self, entry: Entry) {
+        drop(self.propose(entry));
+    }
+
     /// A linearizable read snapshot: it reflects every entry in the log when `sync` was called.
     async fn sync(&self) -> Result<ReadSnapshot, EngineError>;
 

@@ -1,6 +1,7 @@
 //! One client connection: four-letter words, the handshake, then pipelined requests. Frames are
 //! read as they come and handed to the session's [`Processor`], which answers them strictly in
-//! order; a writer task coalesces the replies and notifications. Bad input — a malformed,
+//! order. Replies and notifications queued for the client (by the processor and by the hub on
+//! the apply thread) are gathered and written by this same task between reads. Bad input — a malformed,
 //! over-size or undecodable frame — closes this connection only (after ZooKeeper's reply where
 //! it sends one), and is logged.
 //!
@@ -23,7 +24,7 @@ use crate::zk::processor::{self, Close, Handshake};
 
 use super::fourlw;
 use super::listener::ConnCounts;
-use super::writer;
+use super::writer::Outgoing;
 
 /// Serves one accepted connection until it closes.
 pub async fn serve(
@@ -89,8 +90,8 @@ pub async fn serve(
         }
     };
 
-    let (tx, rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(writer::run(wr, rx));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut out = Outgoing::default();
     let mut p = match processor::handshake(&svc, req, peer, tx.clone()).await {
         Handshake::Accepted(p, resp) => {
             let _ = tx.send(Outbound::Frame(resp.to_bytes()));
@@ -98,10 +99,9 @@ pub async fn serve(
         }
         Handshake::Rejected(resp) => {
             if let Some(resp) = resp {
-                let _ = tx.send(Outbound::Frame(resp.to_bytes()));
+                out.push(Outbound::Frame(resp.to_bytes()));
             }
-            let _ = tx.send(Outbound::Close);
-            let _ = writer.await;
+            out.finish(&mut wr).await;
             return;
         }
     };
@@ -127,11 +127,27 @@ pub async fn serve(
                 }
             }
         }
-        p.drain().await;
+        // Answer what can be answered, and gather what is queued for the client: replies of
+        // writes the hub sent let the queue move on, which may queue more.
+        loop {
+            p.drain().await;
+            let mut answered = 0;
+            while let Ok(msg) = rx.try_recv() {
+                answered += out.push(msg);
+            }
+            if answered == 0 {
+                break;
+            }
+            p.writes_completed(answered);
+        }
+        if let Err(e) = out.write_now(&wr) {
+            debug!(%peer, error = %e, "write failed; connection gone");
+            break;
+        }
         if p.is_closing() {
             reading = false;
         }
-        if !reading && !p.has_pending() {
+        if out.is_closed() || (!reading && !p.has_pending()) {
             break;
         }
         tokio::select! {
@@ -145,12 +161,24 @@ pub async fn serve(
                     }
                 }
             }
+            Some(msg) = rx.recv() => {
+                let answered = out.push(msg);
+                p.writes_completed(answered);
+            }
+            r = wr.writable(), if !out.is_empty() => {
+                if let Err(e) = r {
+                    debug!(%peer, error = %e, "socket not writable; connection gone");
+                    break;
+                }
+            }
             _ = p.complete_head() => {}
         }
     }
     p.disconnected();
-    let _ = tx.send(Outbound::Close);
-    drop(tx);
     drop(p);
-    let _ = writer.await;
+    // What was queued before the end still goes out (the reply to closeSession, a last error).
+    while let Ok(msg) = rx.try_recv() {
+        out.push(msg);
+    }
+    out.finish(&mut wr).await;
 }

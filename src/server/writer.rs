@@ -1,56 +1,124 @@
-//! The write half of a connection: frames queued by the processor and by watch notifications
-//! are coalesced — everything queued when the socket is ready goes out in one write.
+//! The write half of a connection: frames queued by the processor and by the hub (replies,
+//! notifications) gather in one buffer, and everything gathered by the time the socket takes it
+//! goes out in one write. The connection task writes it between the other things it waits for,
+//! so a reply costs no wake-up of a separate writer.
 //!
-//! Layer: `server`; touches only its socket half and its queue.
+//! Layer: `server`; touches only its buffer and the socket half it is given.
 
-use bytes::{BufMut, BytesMut};
+use std::io;
+
+use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc::UnboundedReceiver;
-use tracing::debug;
+use tokio::net::tcp::OwnedWriteHalf;
 
 use crate::zk::hub::Outbound;
 
-/// Most bytes gathered into one write.
-const MAX_COALESCE: usize = 256 * 1024;
+/// What is waiting to be written to the client.
+pub struct Outgoing {
+    buf: BytesMut,
+    /// A `Close` was queued: nothing after it is written, and the connection ends once the
+    /// buffer is out.
+    closed: bool,
+}
 
-/// Writes queued frames until the queue closes or a `Close` is queued; then shuts the socket.
-pub async fn run<W: AsyncWrite + Unpin>(mut sock: W, mut rx: UnboundedReceiver<Outbound>) {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
-    'outer: while let Some(first) = rx.recv().await {
-        let mut close = false;
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Outbound::Frame(f) => {
-                    buf.put_i32(f.len() as i32);
-                    buf.put_slice(&f);
-                }
-                Outbound::Frames(fs) => {
-                    for f in fs {
-                        buf.put_i32(f.len() as i32);
-                        buf.put_slice(&f);
-                    }
-                }
-                Outbound::Close => {
-                    close = true;
-                    break;
-                }
-            }
-            if buf.len() >= MAX_COALESCE {
-                break;
-            }
-            next = rx.try_recv().ok();
-        }
-        if !buf.is_empty() {
-            if let Err(e) = sock.write_all(&buf).await {
-                debug!(error = %e, "write failed; connection gone");
-                break 'outer;
-            }
-            buf.clear();
-        }
-        if close {
-            break;
+impl Default for Outgoing {
+    fn default() -> Self {
+        Outgoing {
+            buf: BytesMut::with_capacity(16 * 1024),
+            closed: false,
         }
     }
-    let _ = sock.shutdown().await;
+}
+
+impl Outgoing {
+    /// Adds one queued message (length-prefixing its frames). Returns how many of the
+    /// connection's writes it answers.
+    pub fn push(&mut self, msg: Outbound) -> u32 {
+        if self.closed {
+            return 0;
+        }
+        match msg {
+            Outbound::Frame(f) => {
+                self.buf.put_i32(f.len() as i32);
+                self.buf.put_slice(&f);
+                0
+            }
+            Outbound::Frames { frames, writes } => {
+                for f in frames {
+                    self.buf.put_i32(f.len() as i32);
+                    self.buf.put_slice(&f);
+                }
+                writes
+            }
+            Outbound::Close => {
+                self.closed = true;
+                0
+            }
+        }
+    }
+
+    /// Whether nothing is waiting to be written.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Whether a `Close` was queued.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Writes what the socket takes now, without waiting. `Err`: the connection is gone.
+    pub fn write_now(&mut self, sock: &OwnedWriteHalf) -> io::Result<()> {
+        while !self.buf.is_empty() {
+            match sock.try_write(&self.buf) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.buf.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.buf.is_empty() && self.buf.capacity() > 1 << 20 {
+            // A burst of large replies is over: do not keep its buffer for the connection's life.
+            self.buf = BytesMut::with_capacity(16 * 1024);
+        }
+        Ok(())
+    }
+
+    /// Writes everything left, waiting as long as it takes, then shuts the socket down.
+    pub async fn finish<W: AsyncWrite + Unpin>(mut self, sock: &mut W) {
+        if !self.buf.is_empty() {
+            let _ = sock.write_all(&self.buf).await;
+            self.buf.clear();
+        }
+        let _ = sock.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    #[test]
+    fn frames_are_length_prefixed_and_writes_counted_until_close() {
+        let mut out = Outgoing::default();
+        assert_eq!(out.push(Outbound::Frame(Bytes::from_static(b"ab"))), 0);
+        let frames = vec![Bytes::from_static(b"c"), Bytes::from_static(b"")];
+        assert_eq!(out.push(Outbound::Frames { frames, writes: 2 }), 2);
+        assert_eq!(&out.buf[..], b"\0\0\0\x02ab\0\0\0\x01c\0\0\0\0");
+        assert!(!out.is_closed());
+        assert_eq!(out.push(Outbound::Close), 0);
+        assert!(out.is_closed());
+        let after = vec![Bytes::from_static(b"x")];
+        assert_eq!(
+            out.push(Outbound::Frames {
+                frames: after,
+                writes: 1
+            }),
+            0,
+            "nothing counts after a close"
+        );
+        assert_eq!(out.buf.len(), 15);
+    }
 }

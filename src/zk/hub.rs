@@ -41,13 +41,14 @@ use super::sessions::SessionTracker;
 use super::stats::{ConnStats, ServerStats};
 use super::watches::{ConnId, WatchManager};
 
-/// What a connection's writer is asked to do.
+/// What a connection is asked to write.
 #[derive(Debug)]
 pub enum Outbound {
     /// Write one frame payload (the writer adds the length prefix).
     Frame(Bytes),
-    /// Write these frame payloads, in order.
-    Frames(Vec<Bytes>),
+    /// Write these frame payloads, in order. `writes` of them are the replies of writes the
+    /// connection proposed: its writes in flight complete in the order they were proposed.
+    Frames { frames: Vec<Bytes>, writes: u32 },
     /// Flush what is queued, then close the connection.
     Close,
 }
@@ -106,6 +107,8 @@ struct Outbox {
     seq: usize,
     tx: UnboundedSender<Outbound>,
     frames: Vec<Bytes>,
+    /// How many of `frames` are replies of the connection's writes.
+    writes: u32,
     close: bool,
 }
 
@@ -117,6 +120,7 @@ impl Hub {
             seq,
             tx: h.tx.clone(),
             frames: Vec::new(),
+            writes: 0,
             close: false,
         })
     }
@@ -132,8 +136,11 @@ impl Hub {
         let mut held: Vec<Outbox> = held.into_values().collect();
         held.sort_unstable_by_key(|o| o.seq);
         for mut out in held {
-            if out.frames.len() > 1 {
-                let _ = out.tx.send(Outbound::Frames(out.frames));
+            if out.writes > 0 || out.frames.len() > 1 {
+                let _ = out.tx.send(Outbound::Frames {
+                    frames: out.frames,
+                    writes: out.writes,
+                });
             } else if let Some(f) = out.frames.pop() {
                 let _ = out.tx.send(Outbound::Frame(f));
             }
@@ -276,6 +283,16 @@ impl Hub {
         st.watches.drop_conn(id);
     }
 
+    /// Closes every connection (the engine stack stopped: no write will be answered).
+    pub fn close_all(&self) {
+        let mut st = self.lock();
+        let conns = std::mem::take(&mut st.conns);
+        for (c, h) in conns {
+            let _ = h.tx.send(Outbound::Close);
+            st.watches.drop_conn(c);
+        }
+    }
+
     /// Closes every connection of `session`.
     pub fn close_session_connections(&self, session: i64) {
         let mut st = self.lock();
@@ -374,7 +391,9 @@ impl ZkListener for Hub {
                 let sent = 1 + reads.len() as u64;
                 h.stats.sent.fetch_add(sent, Ordering::Relaxed);
                 self.stats.packets_sent.fetch_add(sent, Ordering::Relaxed);
-                Self::hold(&mut st.outbox, expected.conn, h, frame);
+                let out = Self::held(&mut st.outbox, expected.conn, h);
+                out.frames.push(frame);
+                out.writes += 1;
                 for r in reads {
                     Self::hold(&mut st.outbox, expected.conn, h, r);
                 }

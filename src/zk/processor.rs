@@ -59,8 +59,8 @@ pub enum Close {
     Protocol(String),
 }
 
-/// A write (or sync) in flight: its reply is ready when the future resolves. (The mutex only
-/// makes the processor `Sync`; the future is reached through `get_mut`, never locked.)
+/// A sync in flight: its reply is ready when the future resolves. (The mutex only makes the
+/// processor `Sync`; the future is reached through `get_mut`, never locked.)
 struct InFlight {
     fut: std::sync::Mutex<BoxFuture<'static, Reply>>,
 }
@@ -87,7 +87,9 @@ enum Item {
         req: Request,
         started: Instant,
     },
-    Write(InFlight),
+    /// A write proposed: the hub queues its reply when it is applied, and the connection
+    /// reports it done ([`Processor::writes_completed`]).
+    Write(Proposed),
     /// A sync: waits for the log tail like a write, holds back later writes like a read.
     Sync(InFlight),
     /// A write behind a read that has not run yet: proposed once every read before it ran, so
@@ -98,6 +100,21 @@ enum Item {
     Parked {
         started: Instant,
     },
+}
+
+/// A write proposed and not yet answered.
+struct Proposed {
+    /// Close the connection once it is answered (closeSession).
+    close: bool,
+    started: Instant,
+}
+
+/// What the processor waits for before anything behind it.
+enum Head {
+    Write(Proposed),
+    /// Its reply is sent here when it completes, so no later write may be proposed before (the
+    /// hub would send that write's reply first).
+    Sync(InFlight),
 }
 
 struct DeferredWrite {
@@ -135,10 +152,10 @@ pub struct Processor {
     /// The xid of the last write proposed, while everything queued after it is a parked read:
     /// a plain read arriving now can be parked behind it.
     anchor: Option<Anchor>,
-    head: Option<InFlight>,
-    /// The head is a sync: its reply is sent here when it completes, so no later write may be
-    /// proposed before (the hub would send that write's reply first).
-    head_is_sync: bool,
+    head: Option<Head>,
+    /// Replies of this connection's writes the hub sent that the queue has not taken yet: the
+    /// writes in flight complete in the order they were proposed.
+    writes_done: u32,
     closing: bool,
 }
 
@@ -247,7 +264,7 @@ pub async fn handshake(
         queued_reads: 0,
         anchor: None,
         head: None,
-        head_is_sync: false,
+        writes_done: 0,
         closing: false,
     };
     Handshake::Accepted(Box::new(processor), response)
@@ -589,8 +606,20 @@ impl Processor {
     pub async fn drain(&mut self) {
         loop {
             self.release_deferred();
-            if self.head.is_some() {
-                break;
+            match &self.head {
+                Some(Head::Write(_)) if self.writes_done > 0 => {
+                    self.writes_done -= 1;
+                    if let Some(Head::Write(w)) = self.head.take() {
+                        self.deliver(Reply {
+                            frames: Vec::new(),
+                            close: w.close,
+                            started: w.started,
+                        });
+                    }
+                    continue;
+                }
+                Some(_) => break,
+                None => {}
             }
             let Some(item) = self.queue.pop_front() else {
                 break;
@@ -600,13 +629,12 @@ impl Processor {
                     self.queued_reads = self.queued_reads.saturating_sub(1);
                     self.deliver(r);
                 }
-                Item::Write(w) => self.head = Some(w),
+                Item::Write(w) => self.head = Some(Head::Write(w)),
                 Item::Sync(w) => {
                     self.queued_reads = self.queued_reads.saturating_sub(1);
-                    self.head_is_sync = true;
-                    self.head = Some(w);
+                    self.head = Some(Head::Sync(w));
                 }
-                Item::Deferred(d) => self.head = Some(self.start_write(d)),
+                Item::Deferred(d) => self.head = Some(Head::Write(self.start_write(d))),
                 Item::Read { xid, req, started } => {
                     self.queued_reads = self.queued_reads.saturating_sub(1);
                     self.execute_read(xid, req).await;
@@ -620,7 +648,7 @@ impl Processor {
 
     /// Proposes the deferred writes that no unexecuted read precedes any more.
     fn release_deferred(&mut self) {
-        if self.head_is_sync {
+        if matches!(self.head, Some(Head::Sync(_))) {
             return;
         }
         for i in 0..self.queue.len() {
@@ -633,7 +661,8 @@ impl Processor {
                         started: Instant::now(),
                     });
                     if let Item::Deferred(d) = std::mem::replace(&mut self.queue[i], placeholder) {
-                        self.queue[i] = Item::Write(self.start_write(d));
+                        let w = self.start_write(d);
+                        self.queue[i] = Item::Write(w);
                     }
                 }
                 _ => {}
@@ -662,8 +691,8 @@ impl Processor {
         }
     }
 
-    /// Proposes a write now; its reply is ready when it has been applied here.
-    fn start_write(&mut self, w: DeferredWrite) -> InFlight {
+    /// Proposes a write now; the hub queues its reply when it has been applied here.
+    fn start_write(&mut self, w: DeferredWrite) -> Proposed {
         let DeferredWrite {
             xid,
             op,
@@ -690,36 +719,27 @@ impl Processor {
             op,
         };
         // The listener queues the reply when the write is applied (in order with the
-        // notifications it causes); the future only says the write is done.
+        // notifications it causes) and counts it as done for this connection; nobody waits on
+        // the proposal's own result.
         self.svc
             .hub()
             .expect_reply(self.conn, self.session, xid, parked);
-        let fut = self.svc.propose(&cmd);
-        let fut = async move {
-            match fut.await {
-                Ok(_) => Reply {
-                    frames: Vec::new(),
-                    close,
-                    started,
-                },
-                Err(e) => {
-                    warn!(error = %e, "write failed; closing the connection");
-                    Reply {
-                        frames: Vec::new(),
-                        close: true,
-                        started,
-                    }
-                }
-            }
-        }
-        .boxed();
-        InFlight::new(fut)
+        self.svc.propose_detached(&cmd);
+        Proposed { close, started }
     }
 
-    /// Waits for the write at the head of the queue and delivers its reply. Pending forever if
-    /// there is none (for use in `select!`).
+    /// The hub sent the replies of `n` more of this connection's writes (they went into the
+    /// outbound queue before this call); `drain` hands them to the writes in flight, oldest
+    /// first.
+    pub fn writes_completed(&mut self, n: u32) {
+        self.writes_done = self.writes_done.saturating_add(n);
+    }
+
+    /// Waits for the sync at the head of the queue and delivers its reply. Pending forever if
+    /// there is none (for use in `select!`); writes complete through
+    /// [`writes_completed`](Self::writes_completed).
     pub async fn complete_head(&mut self) {
-        let Some(head) = self.head.as_mut() else {
+        let Some(Head::Sync(head)) = self.head.as_mut() else {
             return futures::future::pending().await;
         };
         let fut = head
@@ -728,7 +748,6 @@ impl Processor {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let reply = fut.await;
         self.head = None;
-        self.head_is_sync = false;
         self.deliver(reply);
     }
 

@@ -18,8 +18,8 @@ use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::engine::{
-    BaseOptions, BatchingConfig, EngineError, Entry, ProposeFuture, SessionOrderConfig, Stack,
-    StackBuilder,
+    BaseEngine, BaseOptions, BatchingConfig, EngineError, Entry, ProposeFuture, SessionOrderConfig,
+    Stack, StackBuilder,
 };
 use crate::log::{
     LocalLogletOptions, LocalMetaStore, LogError, LogletConfig, LogletRegistry, VirtualLog,
@@ -200,6 +200,7 @@ impl ZkService {
             tokio::spawn(expiry_loop(Arc::downgrade(&svc))),
             tokio::spawn(cleanup_loop(Arc::downgrade(&svc))),
             tokio::spawn(trim_loop(Arc::downgrade(&svc))),
+            tokio::spawn(close_on_stop(svc.stack.base().clone(), svc.hub.clone())),
         ];
         if let Ok(mut j) = svc.jobs.lock() {
             j.extend(jobs);
@@ -282,6 +283,12 @@ impl ZkService {
         self.stack.propose(Entry::new(cmd.encode()))
     }
 
+    /// Proposes a command whose outcome reaches this node's connections through the hub (the
+    /// listener queues its reply): nobody waits on a future for it.
+    pub fn propose_detached(&self, cmd: &ZkCommand) {
+        self.stack.propose_detached(Entry::new(cmd.encode()));
+    }
+
     /// Proposes and waits for the outcome.
     pub async fn execute(&self, cmd: &ZkCommand) -> Result<ZkOutcome, ServiceError> {
         let bytes: Bytes = self.propose(cmd).await?;
@@ -308,6 +315,18 @@ impl ZkService {
             }
         }
     }
+}
+
+/// Writes are proposed detached, their replies queued by the hub when applied: if the apply
+/// loop stops (a fatal error or shutdown), no reply will come, so every connection is closed,
+/// as a failed proposal used to close its own.
+async fn close_on_stop(base: Arc<BaseEngine>, hub: Arc<Hub>) {
+    base.stopped().await;
+    warn!(
+        reason = ?base.stop_reason(),
+        "the engine stack stopped; closing every client connection"
+    );
+    hub.close_all();
 }
 
 /// Proposes `ExpireSession` for every session whose timer ran out (§10.3): expiry is decided by

@@ -36,8 +36,8 @@ pub async fn run(inner: Arc<Inner>) {
         }
     }
     let queued: Vec<Queued> = lock(&inner.queue).drain(..).collect();
-    for q in queued {
-        let _ = q.reply.send(Err(EngineError::ShutDown));
+    for reply in queued.into_iter().filter_map(|q| q.reply) {
+        let _ = reply.send(Err(EngineError::ShutDown));
     }
 }
 
@@ -67,7 +67,10 @@ fn submit(inner: &Inner, mut batch: Vec<Queued>) -> BoxFuture<'static, ()> {
         inner.single_entries.fetch_add(1, Ordering::Relaxed);
         let fut = inner.lower.propose(q.entry);
         return Box::pin(async move {
-            let _ = q.reply.send(fut.await);
+            let r = fut.await;
+            if let Some(reply) = q.reply {
+                let _ = reply.send(r);
+            }
         });
     }
     inner.batches.fetch_add(1, Ordering::Relaxed);
@@ -83,6 +86,12 @@ fn submit(inner: &Inner, mut batch: Vec<Queued>) -> BoxFuture<'static, ()> {
     let fut = inner.lower.propose(format::encode_batch(&entries));
     drop(entries);
     Box::pin(async move {
+        if replies.iter().all(Option::is_none) {
+            // Only detached proposals: the batch counts as in flight until applied, but nobody
+            // needs its sub-results.
+            let _ = fut.await;
+            return;
+        }
         let results: Result<Vec<Bytes>, EngineError> = fut.await.and_then(|r| {
             format::decode_results(&r)
                 .map_err(|e| EngineError::BadResult(format!("batch result: {e}")))
@@ -90,7 +99,9 @@ fn submit(inner: &Inner, mut batch: Vec<Queued>) -> BoxFuture<'static, ()> {
         match results {
             Ok(rs) if rs.len() == replies.len() => {
                 for (reply, r) in replies.into_iter().zip(rs) {
-                    let _ = reply.send(Ok(r));
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Ok(r));
+                    }
                 }
             }
             Ok(rs) => {
@@ -99,12 +110,12 @@ fn submit(inner: &Inner, mut batch: Vec<Queued>) -> BoxFuture<'static, ()> {
                     replies.len(),
                     rs.len()
                 ));
-                for reply in replies {
+                for reply in replies.into_iter().flatten() {
                     let _ = reply.send(Err(e.clone()));
                 }
             }
             Err(e) => {
-                for reply in replies {
+                for reply in replies.into_iter().flatten() {
                     let _ = reply.send(Err(e.clone()));
                 }
             }

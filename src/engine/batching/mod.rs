@@ -44,7 +44,8 @@ pub use format::BATCH_HEADER;
 pub(crate) struct Queued {
     entry: Entry,
     size: usize,
-    reply: oneshot::Sender<Result<Bytes, EngineError>>,
+    /// `None` for a detached proposal: nobody waits for its sub-result.
+    reply: Option<oneshot::Sender<Result<Bytes, EngineError>>>,
 }
 
 /// Counters of a batching engine.
@@ -75,6 +76,15 @@ pub(crate) struct Inner {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Inner {
+    /// Queues a proposal for the driver.
+    fn enqueue(&self, entry: Entry, reply: Option<oneshot::Sender<Result<Bytes, EngineError>>>) {
+        let size = entry.encoded_len();
+        lock(&self.queue).push_back(Queued { entry, size, reply });
+        self.wake.notify_one();
+    }
 }
 
 /// The batching engine. See the module documentation.
@@ -168,10 +178,19 @@ impl Engine for BatchingEngine {
             return futures::future::ready(Err(EngineError::ShutDown)).boxed();
         }
         let (reply, rx) = oneshot::channel();
-        let size = entry.encoded_len();
-        lock(&inner.queue).push_back(Queued { entry, size, reply });
-        inner.wake.notify_one();
+        inner.enqueue(entry, Some(reply));
         async move { rx.await.unwrap_or(Err(EngineError::ShutDown)) }.boxed()
+    }
+
+    fn propose_detached(&self, entry: Entry) {
+        let inner = &self.inner;
+        if !inner.switch.is_on() {
+            return inner.lower.propose_detached(entry);
+        }
+        if inner.cancel.is_cancelled() {
+            return;
+        }
+        inner.enqueue(entry, None);
     }
 
     async fn sync(&self) -> Result<ReadSnapshot, EngineError> {
