@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use proptest::prelude::*;
-use store_common::open;
+use store_common::{ModelOp, apply_model, key, model_op, open};
 use tempfile::tempdir;
 use zoolog::store::{KeyRange, StoreError, StoreRead};
 
@@ -238,38 +238,6 @@ fn a_partition_created_inside_a_transaction_is_usable_at_once() {
         store.snapshot().get(&fresh, b"k").unwrap().as_deref(),
         Some(&b"v"[..])
     );
-}
-
-/// One operation of the model test.
-#[derive(Clone, Debug)]
-enum ModelOp {
-    Put(u8, u8),
-    Delete(u8),
-}
-
-fn key(k: u8) -> Vec<u8> {
-    // Two-level keys so prefixes select real sub-ranges.
-    vec![b'a' + (k % 4), b'0' + (k / 4) % 10]
-}
-
-fn model_op() -> impl Strategy<Value = ModelOp> {
-    prop_oneof![
-        (0u8..40, any::<u8>()).prop_map(|(k, v)| ModelOp::Put(k, v)),
-        (0u8..40).prop_map(ModelOp::Delete),
-    ]
-}
-
-fn apply_model(model: &mut BTreeMap<Vec<u8>, Vec<u8>>, ops: &[ModelOp]) {
-    for op in ops {
-        match op {
-            ModelOp::Put(k, v) => {
-                model.insert(key(*k), vec![*v]);
-            }
-            ModelOp::Delete(k) => {
-                model.remove(&key(*k));
-            }
-        }
-    }
 }
 
 fn model_range(model: &BTreeMap<Vec<u8>, Vec<u8>>, range: &KeyRange) -> Vec<(Vec<u8>, Vec<u8>)> {

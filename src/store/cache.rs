@@ -140,11 +140,6 @@ impl ValueCache {
                 .spawn(move || drop(old));
         }
     }
-
-    /// Forgets everything (after a commit whose outcome is unknown).
-    pub(crate) fn clear(&self) {
-        *self.gens.borrow_mut() = Generations::default();
-    }
 }
 
 #[cfg(test)]
@@ -171,8 +166,6 @@ mod tests {
         assert!(c.get(&p, &[b'k', 19]).is_some());
         // Another partition is another key space.
         assert_eq!(c.get(&Partition::new("q"), &[b'k', 19]), None);
-        c.clear();
-        assert_eq!(c.get(&p, &[b'k', 19]), None);
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub enum StoreError {
     #[error("apply cursor would go backwards: stored {stored}, commit asked for {requested}")]
     CursorRegression { stored: u64, requested: u64 },
 
+    /// Staged writes could not be written to RocksDB; no commit is accepted after that.
+    #[error("staged writes could not reach the database: {0}")]
+    Spill(String),
+
     /// The on-disk system state is not what this version writes.
     #[error("corrupt or incompatible store: {0}")]
     Corrupt(String),

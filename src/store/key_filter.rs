@@ -224,8 +224,13 @@ fn estimated_keys(inner: &Inner) -> u64 {
 
 /// A new filter for `capacity_keys` keys and the scan that fills it. Made before the scan's
 /// iterators, so commits from now on must add to it.
+///
+/// Keys committed but still staged (not in RocksDB yet) are added first: a spill that writes one
+/// of them after the scan's iterator was made would otherwise leave it out. A key spilled before
+/// is in the database before the scan starts.
 fn fresh(inner: &Arc<Inner>, capacity_keys: u64) -> (Arc<KeyFilter>, Scan) {
     let filter = Arc::new(KeyFilter::with_capacity(capacity_keys));
+    inner.for_each_staged_put(|cf, key| filter.add(cf, key));
     let scan = Scan::start(inner.clone(), filter.clone());
     (filter, scan)
 }

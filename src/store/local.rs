@@ -5,13 +5,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::thread::JoinHandle;
 
 use rocksdb::{
     BoundColumnFamily, ColumnFamilyDescriptor, DBWithThreadMode, FlushOptions, MultiThreaded,
     Options, WriteBatch, WriteOptions,
 };
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::cache::ValueCache;
 use super::cursor::{
@@ -23,6 +25,7 @@ use super::key_filter::KeyFilters;
 use super::options::{StoreOptions, Tuning};
 use super::partition::{DEFAULT_CF, Partition, SYSTEM_PARTITION, validate_name};
 use super::snapshot::ReadSnapshot;
+use super::staging::{Staging, View};
 use super::txn::RwTxn;
 
 /// The RocksDB flavour used: multi-threaded column family management, so partitions can be
@@ -42,6 +45,26 @@ pub(crate) struct Inner {
     durable: AtomicU64,
     flush_lock: Mutex<()>,
     path: PathBuf,
+    /// Committed writes on their way to RocksDB (see [`super::staging`]).
+    staging: Mutex<Staging>,
+    /// The staged layers as of the last commit or spill, for readers.
+    view: Mutex<Arc<View>>,
+    /// Spills started (counted when a layer is frozen, before it is written).
+    spills_started: AtomicU64,
+    /// One spill at a time.
+    spill_lock: Mutex<()>,
+    /// A spill that failed: the staged state can no longer reach the database, so commits fail.
+    spill_failed: Mutex<Option<String>>,
+    /// Wakes the spill thread; taken when the writer closes.
+    spill_wake: Mutex<Option<SyncSender<()>>>,
+    /// The active layer is frozen for spilling at this many keys or bytes.
+    stage_keys: usize,
+    stage_bytes: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves its state consistent: a poisoned lock is usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Inner {
@@ -57,10 +80,6 @@ impl Inner {
         self.db
             .cf_handle(SYSTEM_PARTITION)
             .ok_or_else(|| StoreError::Corrupt("system partition missing".into()))
-    }
-
-    pub(crate) fn write_options(&self) -> &WriteOptions {
-        &self.write_options
     }
 
     pub(crate) fn applied(&self) -> u64 {
@@ -108,17 +127,143 @@ impl Inner {
         Ok(p)
     }
 
+    /// The staged layers as of the last commit or spill.
+    pub(crate) fn view(&self) -> Arc<View> {
+        lock(&self.view).clone()
+    }
+
+    /// The spills started so far.
+    pub(crate) fn spills_started(&self) -> u64 {
+        self.spills_started.load(Ordering::SeqCst)
+    }
+
+    /// Runs `stage` on the staging state (the commit of the apply transaction), then publishes
+    /// the new layers to readers. Freezes the active layer and wakes the spill thread once it is
+    /// big enough; if it grew far beyond that while a spill ran, spills here first.
+    pub(crate) fn stage(&self, stage: impl FnOnce(&mut Staging)) -> Result<()> {
+        if let Some(why) = lock(&self.spill_failed).clone() {
+            return Err(StoreError::Spill(why));
+        }
+        let mut st = lock(&self.staging);
+        stage(&mut st);
+        let full = st.active.keys() >= self.stage_keys || st.active.bytes() >= self.stage_bytes;
+        let far_over =
+            st.active.keys() >= 4 * self.stage_keys || st.active.bytes() >= 4 * self.stage_bytes;
+        let frozen = full && self.freeze(&mut st);
+        *lock(&self.view) = st.view(self.spills_started());
+        drop(st);
+        if frozen {
+            self.wake_spill();
+        } else if far_over {
+            // The spill thread is behind: wait for its spill, then spill the active layer here.
+            self.spill()?;
+            self.freeze_now();
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Freezes the active layer (counting the spill as started) unless a spill is under way.
+    fn freeze(&self, st: &mut Staging) -> bool {
+        if st.spilling.is_some() || st.active.is_empty() {
+            return false;
+        }
+        self.spills_started.fetch_add(1, Ordering::SeqCst);
+        st.freeze()
+    }
+
+    /// Freezes the active layer if it can, publishing the change.
+    fn freeze_now(&self) {
+        let mut st = lock(&self.staging);
+        if self.freeze(&mut st) {
+            *lock(&self.view) = st.view(self.spills_started());
+        }
+    }
+
+    fn wake_spill(&self) {
+        let woke = lock(&self.spill_wake).as_ref().map(|tx| tx.try_send(()));
+        match woke {
+            // Sent, or a wake-up is already pending.
+            Some(Ok(())) | Some(Err(TrySendError::Full(()))) => {}
+            // No spill thread (the writer closed): spill here.
+            None | Some(Err(TrySendError::Disconnected(()))) => {
+                if let Err(e) = self.spill() {
+                    error!(error = %e, "spilling staged writes failed");
+                }
+            }
+        }
+    }
+
+    /// Writes the frozen layer, if any, to RocksDB in one batch and drops it from staging.
+    pub(crate) fn spill(&self) -> Result<()> {
+        let _one = lock(&self.spill_lock);
+        let Some(layer) = lock(&self.staging).spilling.clone() else {
+            return Ok(());
+        };
+        let mut batch = WriteBatch::default();
+        for (name, staged) in layer.column_families() {
+            let cf = self
+                .db
+                .cf_handle(name)
+                .ok_or_else(|| StoreError::UnknownPartition(name.to_owned()))?;
+            for (key, value) in staged.iter() {
+                match value {
+                    Some(v) => batch.put_cf(&cf, key, v),
+                    None => batch.delete_cf(&cf, key),
+                }
+            }
+        }
+        if let Err(e) = self.db.write_opt(batch, &self.write_options) {
+            let why = format!("writing {} staged keys: {e}", layer.keys());
+            error!(error = %why, "spill failed; the store stops accepting commits");
+            *lock(&self.spill_failed) = Some(why);
+            return Err(e.into());
+        }
+        let mut st = lock(&self.staging);
+        st.spilling = None;
+        *lock(&self.view) = st.view(self.spills_started());
+        debug!(
+            keys = layer.keys(),
+            bytes = layer.bytes(),
+            "spilled staged writes"
+        );
+        Ok(())
+    }
+
+    /// Calls `f` with the column family and key of every staged put.
+    pub(crate) fn for_each_staged_put(&self, mut f: impl FnMut(&str, &[u8])) {
+        let st = lock(&self.staging);
+        for layer in std::iter::once(&st.active).chain(st.spilling.as_ref()) {
+            for (cf, staged) in layer.column_families() {
+                for (key, value) in staged.iter() {
+                    if value.is_some() {
+                        f(cf, key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Spills everything staged so far (the layer being spilled, then the active one).
+    fn spill_all(&self) -> Result<()> {
+        self.spill()?;
+        self.freeze_now();
+        self.spill()
+    }
+
     fn flush(&self) -> Result<u64> {
         let _serial = self
             .flush_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        // Read the cursor before flushing: its commit returned before the flush starts, so the
-        // atomic flush (which cuts every column family at the latest sequence number) includes
-        // it. Commits racing with the flush may be included too; the durable cursor is a lower
-        // bound. Partitions are listed after the cursor is read, so any partition written by
-        // that commit is in the list.
+        // Read the cursor before flushing: its commit returned before the flush starts, so its
+        // writes are staged or in the database; the spills below put them in the database, and
+        // the atomic flush (which cuts every column family at the latest sequence number)
+        // includes them. Commits racing with the flush may be included too; the durable cursor
+        // is a lower bound. Partitions are listed after the cursor is read, so any partition
+        // written by that commit is in the list.
         let cursor = self.applied();
+        self.spill_all()?;
         let system = self.system_cf()?;
         let mut cfs = vec![system];
         for p in self.partitions() {
@@ -131,6 +276,19 @@ impl Inner {
         let durable = self.durable.fetch_max(cursor, Ordering::AcqRel).max(cursor);
         debug!(durable, "flushed local store");
         Ok(durable)
+    }
+}
+
+/// Spills frozen layers whenever woken, until the writer closes (the channel disconnects).
+fn spill_thread(inner: Weak<Inner>, wake: std::sync::mpsc::Receiver<()>) {
+    super::options::quiet_thread();
+    while wake.recv().is_ok() {
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        if let Err(e) = inner.spill() {
+            error!(error = %e, "spilling staged writes failed");
+        }
     }
 }
 
@@ -148,6 +306,8 @@ pub struct LocalStore {
     cache: ValueCache,
     /// Which keys the database may hold, for the apply transaction's lookups of absent keys.
     filters: KeyFilters,
+    /// Writes frozen layers to RocksDB.
+    spiller: Option<JoinHandle<()>>,
 }
 
 impl LocalStore {
@@ -207,6 +367,14 @@ impl LocalStore {
             durable: AtomicU64::new(0),
             flush_lock: Mutex::new(()),
             path,
+            staging: Mutex::new(Staging::default()),
+            view: Mutex::new(Arc::new(View::default())),
+            spills_started: AtomicU64::new(0),
+            spill_lock: Mutex::new(()),
+            spill_failed: Mutex::new(None),
+            spill_wake: Mutex::new(None),
+            stage_keys: opts.stage_keys.max(1),
+            stage_bytes: opts.stage_bytes.max(1),
         };
         let cursor = Self::check_system_state(&inner)?;
         inner.applied.store(cursor, Ordering::Release);
@@ -219,10 +387,21 @@ impl LocalStore {
             "opened local store"
         );
         let inner = Arc::new(inner);
+        let (wake, woken) = sync_channel(1);
+        let weak = Arc::downgrade(&inner);
+        let spiller = std::thread::Builder::new()
+            .name("store-spill".into())
+            .spawn(move || spill_thread(weak, woken))
+            .map_err(|source| StoreError::Io {
+                path: inner.path.clone(),
+                source,
+            })?;
+        *lock(&inner.spill_wake) = Some(wake);
         Ok(LocalStore {
             filters: KeyFilters::open(&inner, opts.key_filter_min_keys),
             shared: SharedStore { inner },
             cache: ValueCache::new(opts.apply_cache_bytes),
+            spiller: Some(spiller),
         })
     }
 
@@ -254,6 +433,7 @@ impl LocalStore {
     /// Begins the read-write transaction of one apply. Only one can exist at a time.
     pub fn begin(&mut self) -> RwTxn<'_> {
         self.filters.maintain(&self.shared.inner);
+        // The writer's own view: staged layers as of its last commit.
         RwTxn::new(&self.shared.inner, &self.cache, &self.filters)
     }
 
@@ -276,12 +456,34 @@ impl LocalStore {
 
     /// Flushes everything committed so far and closes this handle; returns the durable cursor.
     /// The database itself closes when the last [`SharedStore`] and [`ReadSnapshot`] are gone.
-    pub fn close(self) -> Result<u64> {
+    pub fn close(mut self) -> Result<u64> {
+        self.stop_spiller();
         let durable = self.flush()?;
         if Arc::strong_count(&self.shared.inner) > 1 {
             debug!("local store closed by its writer; other handles keep the database open");
         }
         Ok(durable)
+    }
+
+    /// Stops the spill thread; spills after this run on the thread that asks for them.
+    fn stop_spiller(&mut self) {
+        lock(&self.shared.inner.spill_wake).take();
+        if let Some(t) = self.spiller.take()
+            && t.join().is_err()
+        {
+            error!("the spill thread panicked");
+        }
+    }
+}
+
+impl Drop for LocalStore {
+    /// Whatever is staged goes to RocksDB, which flushes it when the database closes: a writer
+    /// dropped without [`close`](Self::close) loses nothing it committed.
+    fn drop(&mut self) {
+        self.stop_spiller();
+        if let Err(e) = self.shared.inner.spill_all() {
+            error!(error = %e, "staged writes could not be written when the store was dropped");
+        }
     }
 }
 

@@ -6,8 +6,10 @@
 //! The model (DESIGN.md §3, delos.md §B):
 //! - one **partition** per engine or application, each its own RocksDB column family, so a
 //!   [`Partition`] handle reads and writes only its own state;
-//! - one read-write transaction ([`RwTxn`]) per apply, with read-your-writes, committed as one
-//!   atomic `WriteBatch` together with the **apply cursor** (the log position applied up to);
+//! - one read-write transaction ([`RwTxn`]) per apply, with read-your-writes, committed together
+//!   with the **apply cursor** (the log position applied up to) into an in-memory staging layer
+//!   that keeps each key's last value, and written to RocksDB from there as one atomic
+//!   `WriteBatch` per frozen layer (`staging.rs`);
 //!   [`LocalStore::begin`] takes `&mut self`, so there is at most one writer, by construction;
 //! - cheap consistent [`ReadSnapshot`]s for readers on any thread ([`SharedStore`]);
 //! - **the log is the write-ahead log**: RocksDB's WAL is off for our writes, so after a crash the
@@ -31,6 +33,7 @@ mod partition;
 mod range;
 mod read;
 mod snapshot;
+mod staging;
 mod txn;
 
 pub use digest::StateDigest;

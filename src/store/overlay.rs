@@ -18,6 +18,7 @@ use super::error::{Result, StoreError};
 use super::local::Db;
 use super::partition::Partition;
 use super::range::KeyRange;
+use super::staging::Shadowed;
 
 /// Pending writes of one partition: key -> `Some(value)` (put) or `None` (delete). Values are
 /// `Bytes` so that reading a pending value back hands out the same buffer instead of a copy.
@@ -80,19 +81,19 @@ impl Overlay {
     }
 }
 
-/// Ordered iteration over one partition of a read-write transaction: the committed state merged
-/// with the transaction's own pending writes. Yields `(key, value)` pairs in key order; an error
-/// from RocksDB is yielded once, then the iterator ends.
+/// Ordered iteration over one partition of a read-write transaction: the database merged with
+/// the staged writes and the transaction's own pending ones. Yields `(key, value)` pairs in key
+/// order; an error from RocksDB is yielded once, then the iterator ends.
 pub struct MergedIter<'t> {
     db: Option<DBRawIteratorWithThreadMode<'t, Db>>,
-    overlay: Peekable<btree_map::Range<'t, Vec<u8>, Option<Bytes>>>,
+    overlay: Peekable<Shadowed<'t>>,
     done: bool,
 }
 
 impl<'t> MergedIter<'t> {
     pub(crate) fn new(
         mut db: Option<DBRawIteratorWithThreadMode<'t, Db>>,
-        overlay: btree_map::Range<'t, Vec<u8>, Option<Bytes>>,
+        overlay: Shadowed<'t>,
     ) -> Self {
         if let Some(it) = db.as_mut() {
             it.seek_to_first();
@@ -137,7 +138,7 @@ impl Iterator for MergedIter<'_> {
                 }
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
-                (Some(db_key), Some((overlay_key, _))) => db_key.cmp(overlay_key.as_slice()),
+                (Some(db_key), Some((overlay_key, _))) => db_key.cmp(overlay_key),
             };
             match order {
                 Ordering::Less => {
@@ -157,7 +158,7 @@ impl Iterator for MergedIter<'_> {
                 Ordering::Greater => {}
             }
             if let Some((key, Some(value))) = self.overlay.next() {
-                return Some(Ok((key.clone(), value.to_vec())));
+                return Some(Ok((key.to_vec(), value.to_vec())));
             }
             // A pending delete: nothing to yield for this key.
         }

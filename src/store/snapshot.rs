@@ -1,6 +1,6 @@
 //! `ReadSnapshot`: a consistent read-only view of every partition (`store/`), for readers on any
-//! thread while the apply loop keeps committing. Reads RocksDB through a RocksDB snapshot; writes
-//! nothing.
+//! thread while the apply loop keeps committing. Reads the staged layers of one commit over a
+//! RocksDB snapshot taken after it (see `staging.rs`); writes nothing.
 //!
 //! A RocksDB snapshot borrows the database it came from. To hand out snapshots that own their
 //! database reference (`'static`, `Send`, `Sync`), the snapshot and the `Arc` keeping the database
@@ -9,14 +9,17 @@
 
 use std::sync::Arc;
 
-use rocksdb::SnapshotWithThreadMode;
+use bytes::Bytes;
+use rocksdb::{DBRawIteratorWithThreadMode, SnapshotWithThreadMode};
 
 use super::cursor::{CURSOR_KEY, decode_cursor};
 use super::error::{Result, StoreError};
 use super::local::{Db, Inner};
 use super::partition::Partition;
+use super::partition::SYSTEM_PARTITION;
 use super::range::KeyRange;
 use super::read::{StoreRead, Visitor};
+use super::staging::{Shadowed, View};
 
 type DbSnapshot<'db> = SnapshotWithThreadMode<'db, Db>;
 
@@ -37,12 +40,20 @@ self_cell::self_cell!(
 /// should not hold one for long.
 pub struct ReadSnapshot {
     cell: SnapshotCell,
+    /// The staged writes of the commit the snapshot shows, over the RocksDB snapshot.
+    view: Arc<View>,
 }
 
 impl ReadSnapshot {
     pub(crate) fn new(inner: Arc<Inner>) -> Self {
-        ReadSnapshot {
-            cell: SnapshotCell::new(inner, |inner| inner.db.snapshot()),
+        loop {
+            let view = inner.view();
+            let cell = SnapshotCell::new(inner.clone(), |inner| inner.db.snapshot());
+            // Taken after the view: if no spill started meanwhile, RocksDB holds nothing newer
+            // than the view's layers. Otherwise (rare: one spill per many thousand keys) again.
+            if view.consistent_with(cell.borrow_owner().spills_started()) {
+                return ReadSnapshot { cell, view };
+            }
         }
     }
 
@@ -52,6 +63,9 @@ impl ReadSnapshot {
 
     /// The apply cursor this snapshot reflects: every log entry below it is applied in it.
     pub fn cursor(&self) -> Result<u64> {
+        if let Some(staged) = self.view.get(SYSTEM_PARTITION, CURSOR_KEY) {
+            return decode_cursor(staged.map(Bytes::as_ref));
+        }
         let inner = self.inner();
         let system = inner.system_cf()?;
         let stored = self
@@ -84,22 +98,65 @@ impl ReadSnapshot {
         let snapshot = self.cell.borrow_dependent();
         let mut it = snapshot.raw_iterator_cf_opt(&cf, range.read_options());
         it.seek_to_first();
-        while let Some((key, value)) = it.item() {
-            if visit(key, value).is_break() {
-                return Ok(());
-            }
-            it.next();
-        }
-        it.status()?;
-        Ok(())
+        visit_merged(&mut it, self.view.range(cf_name, range), visit)
     }
+}
+
+/// Visits the database iterator's entries merged with the staged writes (which win on equal
+/// keys; a staged delete hides the stored entry), in key order.
+fn visit_merged<D: rocksdb::DBAccess>(
+    it: &mut DBRawIteratorWithThreadMode<'_, D>,
+    staged: Shadowed<'_>,
+    visit: &mut Visitor<'_>,
+) -> Result<()> {
+    let mut staged = staged.peekable();
+    loop {
+        let next_staged = staged.peek().map(|(k, _)| *k);
+        match (it.item(), next_staged) {
+            (None, None) => break,
+            (Some((key, value)), next) if next.is_none_or(|s| key < s) => {
+                if visit(key, value).is_break() {
+                    return Ok(());
+                }
+                it.next();
+            }
+            (stored, _) => {
+                let Some((key, value)) = staged.next() else {
+                    break;
+                };
+                if stored.is_some_and(|(k, _)| k == key) {
+                    it.next();
+                }
+                if let Some(value) = value
+                    && visit(key, value).is_break()
+                {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    it.status()?;
+    Ok(())
 }
 
 impl StoreRead for ReadSnapshot {
     fn get(&self, partition: &Partition, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(staged) = self.view.get(partition.name(), key) {
+            return Ok(staged.map(|v| v.to_vec()));
+        }
         let cf = self.inner().cf(partition)?;
         let value = self.cell.borrow_dependent().get_pinned_cf(&cf, key)?;
         Ok(value.map(|v| v.to_vec()))
+    }
+
+    /// Staged values come out without a copy.
+    fn get_bytes(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
+        if let Some(staged) = self.view.get(partition.name(), key) {
+            return Ok(staged.cloned());
+        }
+        let cf = self.inner().cf(partition)?;
+        let value = self.cell.borrow_dependent().get_pinned_cf(&cf, key)?;
+        Ok(value.map(|v| Bytes::copy_from_slice(&v)))
     }
 
     fn for_each(

@@ -1,9 +1,11 @@
 //! `RwTxn`: the read-write transaction of one apply (`store/`). Buffers writes in an overlay
-//! (read-your-writes), commits them with the apply cursor as one atomic RocksDB `WriteBatch`
-//! without RocksDB's WAL. Touches the partitions' column families and the system partition.
+//! (read-your-writes), commits them with the apply cursor into the staging layer, from which they
+//! reach RocksDB (without RocksDB's WAL) in atomic batches. Reads the partitions' column families
+//! under the staged layers.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
-use rocksdb::WriteBatch;
 use tracing::trace;
 
 use super::cache::ValueCache;
@@ -12,23 +14,26 @@ use super::error::{Result, StoreError};
 use super::key_filter::KeyFilters;
 use super::local::Inner;
 use super::overlay::{MergedIter, Overlay};
-use super::partition::Partition;
+use super::partition::{Partition, SYSTEM_PARTITION};
 use super::range::KeyRange;
 use super::read::{StoreRead, Visitor};
+use super::staging::{Shadowed, Source, View};
 
 /// The read-write transaction of one apply.
 ///
-/// Reads see the committed state plus this transaction's own pending writes. Nothing reaches the
-/// database until [`commit`](Self::commit), which writes every pending write and the new apply
-/// cursor in one atomic batch. Dropping the transaction (or [`abort`](Self::abort)) discards it.
+/// Reads see the committed state plus this transaction's own pending writes. Nothing is committed
+/// until [`commit`](Self::commit), which stages every pending write and the new apply cursor at
+/// once. Dropping the transaction (or [`abort`](Self::abort)) discards it.
 ///
 /// Made by [`LocalStore::begin`](super::LocalStore::begin), which borrows the store mutably: at
-/// most one transaction exists at a time, so reading the live database is reading the state the
-/// transaction started from.
+/// most one transaction exists at a time, so the staged layers of the last commit over the live
+/// database are the state the transaction started from.
 pub struct RwTxn<'s> {
     inner: &'s Inner,
     cache: &'s ValueCache,
     filters: &'s KeyFilters,
+    /// Staged writes as of the last commit, over the live database.
+    view: Arc<View>,
     overlay: Overlay,
 }
 
@@ -38,6 +43,7 @@ impl<'s> RwTxn<'s> {
             inner,
             cache,
             filters,
+            view: inner.view(),
             overlay: Overlay::default(),
         }
     }
@@ -63,16 +69,22 @@ impl<'s> RwTxn<'s> {
         self.overlay.delete(partition, key.into());
     }
 
-    /// Ordered iteration over `partition` within `range`, pending writes included.
+    /// Ordered iteration over `partition` within `range`, pending and staged writes included.
     pub fn iter<'t>(&'t self, partition: &Partition, range: &KeyRange) -> Result<MergedIter<'t>> {
-        let overlay = self.overlay.range(partition, range);
+        let pending: Source<'t> = Box::new(
+            self.overlay
+                .range(partition, range)
+                .map(|(k, v)| (k.as_slice(), v.as_ref())),
+        );
+        let staged: Source<'t> = Box::new(self.view.range(partition.name(), range));
+        let writes = Shadowed::new(vec![pending, staged]);
         let cf = self.inner.cf(partition)?;
         let db = if range.is_empty() {
             None
         } else {
             Some(self.inner.db.raw_iterator_cf_opt(&cf, range.read_options()))
         };
-        Ok(MergedIter::new(db, overlay))
+        Ok(MergedIter::new(db, writes))
     }
 
     /// Returns the partition `name`, creating it (empty) if needed. Creating a partition is not
@@ -103,34 +115,32 @@ impl<'s> RwTxn<'s> {
             });
         }
         let writes = self.overlay.len();
-        let mut batch = WriteBatch::default();
         let all = self.overlay.into_writes();
-        for (partition, pending) in &all {
-            let cf = self.inner.cf(partition)?;
-            for (key, value) in pending {
-                match value {
-                    Some(value) => {
+        // Only partitions of this store: a foreign one fails the commit before anything is
+        // staged (it would fail the spill, much later, for every commit after).
+        for partition in all.keys() {
+            self.inner.cf(partition)?;
+        }
+        let (cache, filters) = (self.cache, self.filters);
+        self.inner.stage(|st| {
+            for (partition, pending) in all {
+                for (key, value) in pending {
+                    if value.is_some() {
                         // Into the absent-key filter before the database: an extra key costs a
                         // lookup, a missing one would hide the key.
-                        self.filters.add(partition.name(), key);
-                        batch.put_cf(&cf, key, value);
+                        filters.add(partition.name(), &key);
                     }
-                    None => batch.delete_cf(&cf, key),
+                    cache.written(&partition, &key, value.clone());
+                    st.active.put(partition.name(), Bytes::from(key), value);
                 }
             }
-        }
-        let system = self.inner.system_cf()?;
-        batch.put_cf(&system, CURSOR_KEY, encode_u64(cursor));
-        if let Err(e) = self.inner.db.write_opt(batch, self.inner.write_options()) {
-            self.cache.clear();
-            return Err(e.into());
-        }
+            st.active.put(
+                SYSTEM_PARTITION,
+                Bytes::from_static(CURSOR_KEY),
+                Some(Bytes::copy_from_slice(&encode_u64(cursor))),
+            );
+        })?;
         self.inner.set_applied(cursor);
-        for (partition, pending) in all {
-            for (key, value) in pending {
-                self.cache.written(&partition, &key, value);
-            }
-        }
         trace!(cursor, writes, "committed apply transaction");
         Ok(())
     }
@@ -145,6 +155,11 @@ impl RwTxn<'_> {
     fn committed(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
         if let Some(cached) = self.cache.get(partition, key) {
             return Ok(cached);
+        }
+        if let Some(staged) = self.view.get(partition.name(), key) {
+            let value = staged.cloned();
+            self.cache.put(partition, key, value.clone());
+            return Ok(value);
         }
         let cf = self.inner.cf(partition)?;
         if !self.filters.may_contain(partition.name(), key) {

@@ -2,7 +2,10 @@
 //! deterministic "log" whose entries are applied one transaction each.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::Path;
+
+use proptest::prelude::*;
 
 use zoolog::store::{LocalStore, StoreOptions, StoreRead};
 
@@ -89,4 +92,36 @@ pub fn contents(store: &LocalStore, partition: &str) -> Vec<(Vec<u8>, Vec<u8>)> 
         .snapshot()
         .scan(&p, &zoolog::store::KeyRange::all())
         .unwrap()
+}
+
+/// One operation of the model test.
+#[derive(Clone, Debug)]
+pub enum ModelOp {
+    Put(u8, u8),
+    Delete(u8),
+}
+
+pub fn key(k: u8) -> Vec<u8> {
+    // Two-level keys so prefixes select real sub-ranges.
+    vec![b'a' + (k % 4), b'0' + (k / 4) % 10]
+}
+
+pub fn model_op() -> impl Strategy<Value = ModelOp> {
+    prop_oneof![
+        (0u8..40, any::<u8>()).prop_map(|(k, v)| ModelOp::Put(k, v)),
+        (0u8..40).prop_map(ModelOp::Delete),
+    ]
+}
+
+pub fn apply_model(model: &mut BTreeMap<Vec<u8>, Vec<u8>>, ops: &[ModelOp]) {
+    for op in ops {
+        match op {
+            ModelOp::Put(k, v) => {
+                model.insert(key(*k), vec![*v]);
+            }
+            ModelOp::Delete(k) => {
+                model.remove(&key(*k));
+            }
+        }
+    }
 }
