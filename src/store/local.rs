@@ -165,11 +165,13 @@ impl Inner {
 
     /// Freezes the active layer (counting the spill as started) unless a spill is under way.
     fn freeze(&self, st: &mut Staging) -> bool {
-        if st.spilling.is_some() || st.active.is_empty() {
-            return false;
+        // Counted under the staging lock, before the view showing the frozen layer is published
+        // and before the spill writes it.
+        let frozen = st.freeze();
+        if frozen {
+            self.spills_started.fetch_add(1, Ordering::SeqCst);
         }
-        self.spills_started.fetch_add(1, Ordering::SeqCst);
-        st.freeze()
+        frozen
     }
 
     /// Freezes the active layer if it can, publishing the change.
