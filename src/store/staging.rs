@@ -76,6 +76,16 @@ impl Layer {
         self.bytes
     }
 
+    /// An upper bound of the size of a RocksDB write batch holding every staged write: a
+    /// 12-byte header, then per record its key and value and at most 16 bytes of tag, column
+    /// family id and lengths.
+    pub(crate) fn batch_bytes(&self) -> usize {
+        let records = self.cfs.values().flat_map(|staged| staged.iter());
+        12 + records
+            .map(|(k, v)| 16 + k.len() + v.as_ref().map_or(0, Bytes::len))
+            .sum::<usize>()
+    }
+
     /// Every staged write, by column family, in key order.
     pub(crate) fn column_families(&self) -> impl Iterator<Item = (&str, &Staged)> {
         self.cfs.iter().map(|(name, s)| (name.as_str(), s))

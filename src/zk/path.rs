@@ -18,33 +18,34 @@ pub const CONFIG: &str = "/zookeeper/config";
 
 /// `PathUtils.validatePath`: true if `path` is a valid znode path.
 pub fn is_valid(path: &str) -> bool {
-    let chars: Vec<char> = path.chars().collect();
-    if chars.is_empty() || chars[0] != '/' {
+    let mut chars = path.chars().peekable();
+    if chars.next() != Some('/') {
         return false;
     }
-    if chars.len() == 1 {
+    if chars.peek().is_none() {
         return true;
     }
-    if chars[chars.len() - 1] == '/' {
+    if path.ends_with('/') {
         return false;
     }
-    let mut lastc = '/';
-    for i in 1..chars.len() {
-        let c = chars[i];
-        let next_is_end_or_slash = i + 1 == chars.len() || chars[i + 1] == '/';
+    // The two characters before `c`: `before_last`, then `lastc`.
+    let (mut before_last, mut lastc) = ('/', '/');
+    while let Some(c) = chars.next() {
+        let next_is_end_or_slash = matches!(chars.peek(), None | Some('/'));
         if c == '\0' || (c == '/' && lastc == '/') {
             return false;
         } else if c == '.' && lastc == '.' {
-            if chars[i - 2] == '/' && next_is_end_or_slash {
+            if before_last == '/' && next_is_end_or_slash {
                 return false;
             }
         } else if c == '.' {
-            if chars[i - 1] == '/' && next_is_end_or_slash {
+            if lastc == '/' && next_is_end_or_slash {
                 return false;
             }
         } else if is_forbidden_char(c) {
             return false;
         }
+        before_last = lastc;
         lastc = c;
     }
     true
@@ -122,6 +123,53 @@ mod tests {
         }
         assert!(is_valid("/a\u{a0}"));
         assert!(is_valid("/a\u{f900}"));
+    }
+
+    /// `validatePath` transcribed index by index, as Java writes it: the model the one-pass
+    /// `is_valid` must agree with.
+    fn validate_by_index(path: &str) -> bool {
+        let chars: Vec<char> = path.chars().collect();
+        if chars.first() != Some(&'/') {
+            return false;
+        }
+        if chars.len() == 1 {
+            return true;
+        }
+        if chars[chars.len() - 1] == '/' {
+            return false;
+        }
+        let mut lastc = '/';
+        for i in 1..chars.len() {
+            let c = chars[i];
+            let next_is_end_or_slash = i + 1 == chars.len() || chars[i + 1] == '/';
+            let bad = if c == '\0' || (c == '/' && lastc == '/') {
+                true
+            } else if c == '.' && lastc == '.' {
+                chars[i - 2] == '/' && next_is_end_or_slash
+            } else if c == '.' {
+                chars[i - 1] == '/' && next_is_end_or_slash
+            } else {
+                is_forbidden_char(c)
+            };
+            if bad {
+                return false;
+            }
+            lastc = c;
+        }
+        true
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn is_valid_agrees_with_validate_path(
+            path in proptest::collection::vec(
+                proptest::sample::select(vec!['/', '.', 'a', '\0', '\u{1}', 'é', '\u{e000}', '\u{1F600}']),
+                0..9,
+            )
+        ) {
+            let path: String = path.into_iter().collect();
+            proptest::prop_assert_eq!(is_valid(&path), validate_by_index(&path), "{:?}", path);
+        }
     }
 
     #[test]
