@@ -16,11 +16,18 @@ use zoolog::store::{KeyRange, LocalStore, StoreOptions, StoreRead};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
-/// A store that freezes its staging layer every `stage_keys` keys.
-fn open(dir: &std::path::Path, stage_keys: usize) -> LocalStore {
+/// A store that freezes its staging layer every `stage_keys` keys; without the apply cache, the
+/// transaction's reads of committed keys go to the staged layers and the database every time.
+fn open(dir: &std::path::Path, stage_keys: usize, apply_cache: bool) -> LocalStore {
+    let defaults = StoreOptions::default();
     let opts = StoreOptions {
         stage_keys,
-        ..StoreOptions::default()
+        apply_cache_bytes: if apply_cache {
+            defaults.apply_cache_bytes
+        } else {
+            0
+        },
+        ..defaults
     };
     LocalStore::open(dir, &opts).unwrap()
 }
@@ -87,9 +94,10 @@ proptest! {
         ),
         stage_keys in 1usize..8,
         keep_at in 0usize..12,
+        apply_cache in any::<bool>(),
     ) {
         let dir = tempdir().unwrap();
-        let mut store = open(dir.path(), stage_keys);
+        let mut store = open(dir.path(), stage_keys, apply_cache);
         let p = store.partition("p").unwrap();
         let mut model = Model::new();
         let mut kept = None;
@@ -135,7 +143,7 @@ proptest! {
         let last = commits.len() as u64;
         drop(store);
         // Dropped without close: what was staged reached the database.
-        let store = open(dir.path(), stage_keys);
+        let store = open(dir.path(), stage_keys, apply_cache);
         prop_assert_eq!(store.applied_cursor(), last);
         let p = store.partition("p").unwrap();
         assert_reads(&store.snapshot(), &p, &model, "reopened");
@@ -145,7 +153,7 @@ proptest! {
 #[test]
 fn flush_makes_staged_writes_durable_and_reports_their_cursor() {
     let dir = tempdir().unwrap();
-    let mut store = open(dir.path(), 1 << 20);
+    let mut store = open(dir.path(), 1 << 20, true);
     let p = store.partition("p").unwrap();
     let mut txn = store.begin();
     txn.put(&p, b"k", b"v");
@@ -154,7 +162,7 @@ fn flush_makes_staged_writes_durable_and_reports_their_cursor() {
     assert_eq!(store.flush().unwrap(), 5);
     assert_eq!(store.durable_cursor(), 5);
     assert_eq!(store.close().unwrap(), 5);
-    let store = open(dir.path(), 1 << 20);
+    let store = open(dir.path(), 1 << 20, true);
     assert_eq!(store.applied_cursor(), 5);
     assert_eq!(
         store.snapshot().get(&p, b"k").unwrap().as_deref(),

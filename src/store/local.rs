@@ -26,6 +26,7 @@ use super::options::{StoreOptions, Tuning};
 use super::partition::{DEFAULT_CF, Partition, SYSTEM_PARTITION, validate_name};
 use super::snapshot::ReadSnapshot;
 use super::staging::{Staging, View};
+use bytes::Bytes;
 use super::txn::RwTxn;
 
 /// The RocksDB flavour used: multi-threaded column family management, so partitions can be
@@ -47,8 +48,11 @@ pub(crate) struct Inner {
     path: PathBuf,
     /// Committed writes on their way to RocksDB (see [`super::staging`]).
     staging: Mutex<Staging>,
-    /// The staged layers as of the last commit or spill, for readers.
-    view: Mutex<Arc<View>>,
+    /// The staged layers for readers, made by the first reader after a commit, a freeze or a
+    /// spill (which clear it). Not made per commit: a view shares the active layer, and the next
+    /// commit would copy every map node it changes (and free the old ones) even when nobody
+    /// reads.
+    view: Mutex<Option<Arc<View>>>,
     /// Spills started (counted when a layer is frozen, before it is written).
     spills_started: AtomicU64,
     /// One spill at a time.
@@ -129,7 +133,27 @@ impl Inner {
 
     /// The staged layers as of the last commit or spill.
     pub(crate) fn view(&self) -> Arc<View> {
-        lock(&self.view).clone()
+        if let Some(view) = lock(&self.view).as_ref() {
+            return view.clone();
+        }
+        // Lock order: staging, then view.
+        let st = lock(&self.staging);
+        let mut cached = lock(&self.view);
+        cached
+            .get_or_insert_with(|| st.view(self.spills_started()))
+            .clone()
+    }
+
+    /// The newest staged write of `key` in `cf` (`Some(None)`: a delete), read under the staging
+    /// lock: for the apply transaction, whose reads would otherwise hold a view of the active
+    /// layer it is about to commit into.
+    pub(crate) fn staged(&self, cf: &str, key: &[u8]) -> Option<Option<Bytes>> {
+        let st = lock(&self.staging);
+        let staged = st
+            .active
+            .get(cf, key)
+            .or_else(|| st.spilling.as_ref()?.get(cf, key))?;
+        Some(staged.cloned())
     }
 
     /// The spills started so far.
@@ -150,7 +174,7 @@ impl Inner {
         let far_over =
             st.active.keys() >= 4 * self.stage_keys || st.active.bytes() >= 4 * self.stage_bytes;
         let frozen = full && self.freeze(&mut st);
-        *lock(&self.view) = st.view(self.spills_started());
+        *lock(&self.view) = None;
         drop(st);
         if frozen {
             self.wake_spill();
@@ -178,7 +202,7 @@ impl Inner {
     fn freeze_now(&self) {
         let mut st = lock(&self.staging);
         if self.freeze(&mut st) {
-            *lock(&self.view) = st.view(self.spills_started());
+            *lock(&self.view) = None;
         }
     }
 
@@ -225,7 +249,7 @@ impl Inner {
         }
         let mut st = lock(&self.staging);
         st.spilling = None;
-        *lock(&self.view) = st.view(self.spills_started());
+        *lock(&self.view) = None;
         debug!(
             keys = layer.keys(),
             bytes = layer.bytes(),
@@ -372,7 +396,7 @@ impl LocalStore {
             flush_lock: Mutex::new(()),
             path,
             staging: Mutex::new(Staging::default()),
-            view: Mutex::new(Arc::new(View::default())),
+            view: Mutex::new(None),
             spills_started: AtomicU64::new(0),
             spill_lock: Mutex::new(()),
             spill_failed: Mutex::new(None),
@@ -437,7 +461,6 @@ impl LocalStore {
     /// Begins the read-write transaction of one apply. Only one can exist at a time.
     pub fn begin(&mut self) -> RwTxn<'_> {
         self.filters.maintain(&self.shared.inner);
-        // The writer's own view: staged layers as of its last commit.
         RwTxn::new(&self.shared.inner, &self.cache, &self.filters)
     }
 

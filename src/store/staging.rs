@@ -8,10 +8,13 @@
 //! atomic batch, each key once, by the spill thread, while apply goes on with a fresh active
 //! layer. [`flush`](super::SharedStore::flush) spills whatever is staged first.
 //!
-//! Layers are persistent ordered maps: a published [`View`] shares them, and a later commit
-//! copies only the nodes it changes. Every reader sees the staged layers over RocksDB:
-//! - the apply transaction reads the live database under the view of the last commit (anything
-//!   a spill wrote there is also in one of the view's layers, which win);
+//! Layers are persistent ordered maps: a [`View`] shares them, and a later commit copies only
+//! the nodes it changes. Views are made for readers on demand (the first reader after a commit),
+//! so that commits nobody reads in between change the active layer in place. Every reader sees
+//! the staged layers over RocksDB:
+//! - the apply transaction looks a key up in the layers under the staging lock, then in the live
+//!   database (a spill writes a layer to RocksDB before it drops the layer, so a key is always
+//!   in one of them); its range scans take a view;
 //! - a snapshot on another thread pairs a view with a RocksDB snapshot taken after it, and checks
 //!   that no spill started in between ([`View::consistent_with`]): only the view's own spilling
 //!   layer, which the view shadows, may have reached RocksDB.

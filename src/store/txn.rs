@@ -3,7 +3,7 @@
 //! reach RocksDB (without RocksDB's WAL) in atomic batches. Reads the partitions' column families
 //! under the staged layers.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use tracing::trace;
@@ -32,8 +32,10 @@ pub struct RwTxn<'s> {
     inner: &'s Inner,
     cache: &'s ValueCache,
     filters: &'s KeyFilters,
-    /// Staged writes as of the last commit, over the live database.
-    view: Arc<View>,
+    /// The staged layers for range scans, taken by the first scan (point reads look into the
+    /// staging under its lock instead: a view shares the active layer, which the commit would
+    /// then copy).
+    view: OnceLock<Arc<View>>,
     overlay: Overlay,
 }
 
@@ -43,7 +45,7 @@ impl<'s> RwTxn<'s> {
             inner,
             cache,
             filters,
-            view: inner.view(),
+            view: OnceLock::new(),
             overlay: Overlay::default(),
         }
     }
@@ -76,7 +78,8 @@ impl<'s> RwTxn<'s> {
                 .range(partition, range)
                 .map(|(k, v)| (k.as_slice(), v.as_ref())),
         );
-        let staged: Source<'t> = Box::new(self.view.range(partition.name(), range));
+        let view = self.view.get_or_init(|| self.inner.view());
+        let staged: Source<'t> = Box::new(view.range(partition.name(), range));
         let writes = Shadowed::new(vec![pending, staged]);
         let cf = self.inner.cf(partition)?;
         let db = if range.is_empty() {
@@ -151,19 +154,21 @@ impl<'s> RwTxn<'s> {
 
 impl RwTxn<'_> {
     /// The committed value of `key` (pending writes not consulted): from the apply cache without
-    /// a copy, else absent if the key filter says so, else from the database, then cached.
+    /// a copy, else absent if the key filter says so, else from the staged layers or the
+    /// database, then cached. The filter comes before the staged layers: every staged put is in
+    /// it (commits add their keys first), and a create's probe of its new key stops there.
     fn committed(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
         if let Some(cached) = self.cache.get(partition, key) {
             return Ok(cached);
         }
-        if let Some(staged) = self.view.get(partition.name(), key) {
-            let value = staged.cloned();
-            self.cache.put(partition, key, value.clone());
-            return Ok(value);
-        }
+        // A partition of another store fails here, whatever the filter says.
         let cf = self.inner.cf(partition)?;
         if !self.filters.may_contain(partition.name(), key) {
             return Ok(None);
+        }
+        if let Some(value) = self.inner.staged(partition.name(), key) {
+            self.cache.put(partition, key, value.clone());
+            return Ok(value);
         }
         let value = self
             .inner
