@@ -37,7 +37,9 @@ impl Applier {
     fn new() -> Applier {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = LocalStore::open(dir.path(), &StoreOptions::default()).expect("store");
-        let partition = store.partition(ZkStateMachine::PARTITION).expect("partition");
+        let partition = store
+            .partition(ZkStateMachine::PARTITION)
+            .expect("partition");
         let app = ZkApplicator::new(ZkStateMachine::new(partition, ZkConfig::default()));
         let mut a = Applier {
             store,

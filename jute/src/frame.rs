@@ -1,7 +1,7 @@
 //! The client-port frame codec (§1.1): a 4-byte big-endian length, then that many bytes. Frames
 //! over the configured maximum (ZooKeeper's `jute.maxbuffer`) are refused before they are buffered.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use thiserror::Error;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -73,7 +73,7 @@ impl Encoder<Bytes> for FrameCodec {
     type Error = FrameError;
 
     fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> Result<(), FrameError> {
-        write_frame(dst, |out| out.put_slice(&item));
+        write_frame(dst, |out| out.extend_from_slice(&item));
         Ok(())
     }
 }
@@ -81,7 +81,7 @@ impl Encoder<Bytes> for FrameCodec {
 /// Appends one frame to `out`: a length placeholder, whatever `body` writes, then the real length.
 pub fn write_frame(out: &mut BytesMut, body: impl FnOnce(&mut BytesMut)) {
     let start = out.len();
-    out.put_i32(0);
+    out.extend_from_slice(&i32::to_be_bytes(0));
     body(out);
     let len = (out.len() - start - 4) as i32;
     out[start..start + 4].copy_from_slice(&len.to_be_bytes());

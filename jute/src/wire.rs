@@ -5,7 +5,7 @@
 //! [`Bytes`]/[`ByteString`] slices of that frame (no copy), and no length field is trusted beyond
 //! the configured limit or the bytes actually present.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use nom::Parser;
 use nom::number::complete::{be_i32, be_i64, be_u8};
@@ -123,7 +123,7 @@ fn truncated<'a, T>(r: JResult<'a, T>) -> JResult<'a, T> {
 
 impl Jute for i32 {
     fn encode(&self, out: &mut BytesMut) {
-        out.put_i32(*self);
+        out.extend_from_slice(&i32::to_be_bytes(*self));
     }
     fn decode<'a>(_cx: &Cx<'a>, i: &'a [u8]) -> JResult<'a, Self> {
         truncated(be_i32.parse(i))
@@ -135,7 +135,7 @@ impl Jute for i32 {
 
 impl Jute for i64 {
     fn encode(&self, out: &mut BytesMut) {
-        out.put_i64(*self);
+        out.extend_from_slice(&i64::to_be_bytes(*self));
     }
     fn decode<'a>(_cx: &Cx<'a>, i: &'a [u8]) -> JResult<'a, Self> {
         truncated(be_i64.parse(i))
@@ -147,7 +147,7 @@ impl Jute for i64 {
 
 impl Jute for bool {
     fn encode(&self, out: &mut BytesMut) {
-        out.put_u8(u8::from(*self));
+        out.extend_from_slice(&u8::to_be_bytes(u8::from(*self)));
     }
     /// Any nonzero byte reads as true, as in Java's `DataInput.readBoolean`.
     fn decode<'a>(_cx: &Cx<'a>, i: &'a [u8]) -> JResult<'a, Self> {
@@ -162,8 +162,8 @@ impl Jute for bool {
 /// `buffer` that may not be null.
 impl Jute for Bytes {
     fn encode(&self, out: &mut BytesMut) {
-        out.put_i32(self.len() as i32);
-        out.put_slice(self);
+        out.extend_from_slice(&i32::to_be_bytes(self.len() as i32));
+        out.extend_from_slice(self);
     }
     fn decode<'a>(cx: &Cx<'a>, i: &'a [u8]) -> JResult<'a, Self> {
         match Option::<Bytes>::decode(cx, i)? {
@@ -181,7 +181,7 @@ impl Jute for Option<Bytes> {
     fn encode(&self, out: &mut BytesMut) {
         match self {
             Some(b) => b.encode(out),
-            None => out.put_i32(-1),
+            None => out.extend_from_slice(&i32::to_be_bytes(-1)),
         }
     }
     fn decode<'a>(cx: &Cx<'a>, i: &'a [u8]) -> JResult<'a, Self> {
@@ -202,8 +202,8 @@ impl Jute for Option<Bytes> {
 /// `ustring` that may not be null.
 impl Jute for ByteString {
     fn encode(&self, out: &mut BytesMut) {
-        out.put_i32(self.len() as i32);
-        out.put_slice(self.as_bytes());
+        out.extend_from_slice(&i32::to_be_bytes(self.len() as i32));
+        out.extend_from_slice(self.as_bytes());
     }
     fn decode<'a>(cx: &Cx<'a>, i: &'a [u8]) -> JResult<'a, Self> {
         match Option::<ByteString>::decode(cx, i)? {
@@ -221,7 +221,7 @@ impl Jute for Option<ByteString> {
     fn encode(&self, out: &mut BytesMut) {
         match self {
             Some(s) => s.encode(out),
-            None => out.put_i32(-1),
+            None => out.extend_from_slice(&i32::to_be_bytes(-1)),
         }
     }
     fn decode<'a>(cx: &Cx<'a>, i: &'a [u8]) -> JResult<'a, Self> {
@@ -245,7 +245,7 @@ impl Jute for Option<ByteString> {
 /// `vector<T>` that may not be null.
 impl<T: Jute> Jute for Vec<T> {
     fn encode(&self, out: &mut BytesMut) {
-        out.put_i32(self.len() as i32);
+        out.extend_from_slice(&i32::to_be_bytes(self.len() as i32));
         for v in self {
             v.encode(out);
         }
@@ -266,7 +266,7 @@ impl<T: Jute> Jute for Option<Vec<T>> {
     fn encode(&self, out: &mut BytesMut) {
         match self {
             Some(v) => v.encode(out),
-            None => out.put_i32(-1),
+            None => out.extend_from_slice(&i32::to_be_bytes(-1)),
         }
     }
     fn decode<'a>(cx: &Cx<'a>, i: &'a [u8]) -> JResult<'a, Self> {

@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use super::wire::{Reader, WireError, put_varint, varint_len};
 
@@ -154,15 +154,15 @@ impl Entry {
     /// Appends the encoding to `buf`.
     pub fn encode_into(&self, buf: &mut BytesMut) {
         buf.reserve(self.encoded_len());
-        buf.put_u8(ENTRY_FORMAT_V1);
+        buf.extend_from_slice(&u8::to_be_bytes(ENTRY_FORMAT_V1));
         put_varint(buf, self.headers.len() as u64);
         for (k, v) in &self.headers {
             put_varint(buf, k.len() as u64);
-            buf.put_slice(k.as_bytes());
+            buf.extend_from_slice(k.as_bytes());
             put_varint(buf, v.len() as u64);
-            buf.put_slice(v);
+            buf.extend_from_slice(v);
         }
-        buf.put_slice(&self.payload);
+        buf.extend_from_slice(&self.payload);
     }
 
     /// The encoding.

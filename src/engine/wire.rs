@@ -4,7 +4,7 @@
 //! Layer: data only (no I/O, no state); used by `entry`, `batching` and `session`. Decoding
 //! never panics: every read is bounds-checked and fails with a [`WireError`].
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 /// A malformed encoding.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,10 +47,10 @@ pub fn varint_len(v: u64) -> usize {
 /// Appends `v` as an unsigned LEB128 varint.
 pub fn put_varint(buf: &mut BytesMut, mut v: u64) {
     while v >= 0x80 {
-        buf.put_u8((v as u8) | 0x80);
+        buf.extend_from_slice(&u8::to_be_bytes((v as u8) | 0x80));
         v >>= 7;
     }
-    buf.put_u8(v as u8);
+    buf.extend_from_slice(&u8::to_be_bytes(v as u8));
 }
 
 /// A bounds-checked reader over a [`Bytes`]; slices it returns share the input's memory.
@@ -165,7 +165,7 @@ pub fn encode_list<B: AsRef<[u8]>>(items: &[B]) -> Bytes {
     put_varint(&mut buf, items.len() as u64);
     for i in items {
         put_varint(&mut buf, i.as_ref().len() as u64);
-        buf.put_slice(i.as_ref());
+        buf.extend_from_slice(i.as_ref());
     }
     buf.freeze()
 }
@@ -222,7 +222,7 @@ mod tests {
             assert!(decode_list(enc.slice(..cut), "l").is_err(), "cut at {cut}");
         }
         let mut extra = BytesMut::from(&enc[..]);
-        extra.put_u8(0);
+        extra.extend_from_slice(&u8::to_be_bytes(0));
         assert!(decode_list(extra.freeze(), "l").is_err());
         assert!(decode_list(Bytes::from_static(&[0xff, 0xff, 0xff, 0x7f]), "l").is_err());
     }

@@ -7,7 +7,7 @@
 
 use std::io;
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 
@@ -39,14 +39,16 @@ impl Outgoing {
         }
         match msg {
             Outbound::Frame(f) => {
-                self.buf.put_i32(f.len() as i32);
-                self.buf.put_slice(&f);
+                self.buf
+                    .extend_from_slice(&i32::to_be_bytes(f.len() as i32));
+                self.buf.extend_from_slice(&f);
                 0
             }
             Outbound::Frames { frames, writes } => {
                 for f in frames {
-                    self.buf.put_i32(f.len() as i32);
-                    self.buf.put_slice(&f);
+                    self.buf
+                        .extend_from_slice(&i32::to_be_bytes(f.len() as i32));
+                    self.buf.extend_from_slice(&f);
                 }
                 writes
             }

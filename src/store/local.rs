@@ -26,8 +26,8 @@ use super::options::{StoreOptions, Tuning};
 use super::partition::{DEFAULT_CF, Partition, SYSTEM_PARTITION, validate_name};
 use super::snapshot::ReadSnapshot;
 use super::staging::{Staging, View};
-use bytes::Bytes;
 use super::txn::RwTxn;
+use bytes::Bytes;
 
 /// The RocksDB flavour used: multi-threaded column family management, so partitions can be
 /// created through a shared reference while snapshots hold the database.

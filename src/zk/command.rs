@@ -12,7 +12,7 @@
 //! - tag 3, CloseSession / 4, ExpireSession: `session_id i64`;
 //! - tag 5, DeleteContainer / 6, ExpireTtl: `path (jute ustring)`.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use zoolog_jute::{ByteString, Cx, DecodeError, Id, Jute, OpCode, Request};
 
 /// The command format version written by this build.
@@ -125,48 +125,48 @@ impl ZkCommand {
         };
         let auth: usize = self.auth.iter().map(|id| id.encoded_len()).sum();
         let mut out = BytesMut::with_capacity(64 + auth + body);
-        out.put_u8(COMMAND_FORMAT_V1);
-        out.put_i64(self.session_id);
-        out.put_i32(self.cxid);
-        out.put_i64(self.time_ms);
-        out.put_u32(self.auth.len() as u32);
+        out.extend_from_slice(&u8::to_be_bytes(COMMAND_FORMAT_V1));
+        out.extend_from_slice(&i64::to_be_bytes(self.session_id));
+        out.extend_from_slice(&i32::to_be_bytes(self.cxid));
+        out.extend_from_slice(&i64::to_be_bytes(self.time_ms));
+        out.extend_from_slice(&u32::to_be_bytes(self.auth.len() as u32));
         for id in &self.auth {
             id.encode(&mut out);
         }
         match &self.op {
             ZkOp::Request(req) => {
-                out.put_u8(TAG_REQUEST);
-                out.put_i32(req.op_code().as_i32());
-                out.put_u32(body as u32);
+                out.extend_from_slice(&u8::to_be_bytes(TAG_REQUEST));
+                out.extend_from_slice(&i32::to_be_bytes(req.op_code().as_i32()));
+                out.extend_from_slice(&u32::to_be_bytes(body as u32));
                 req.encode_body(&mut out);
             }
             ZkOp::CreateSession {
                 session_id,
                 timeout_ms,
             } => {
-                out.put_u8(TAG_CREATE_SESSION);
-                out.put_i64(*session_id);
-                out.put_i32(*timeout_ms);
+                out.extend_from_slice(&u8::to_be_bytes(TAG_CREATE_SESSION));
+                out.extend_from_slice(&i64::to_be_bytes(*session_id));
+                out.extend_from_slice(&i32::to_be_bytes(*timeout_ms));
             }
             ZkOp::CloseSession { session_id } => {
-                out.put_u8(TAG_CLOSE_SESSION);
-                out.put_i64(*session_id);
+                out.extend_from_slice(&u8::to_be_bytes(TAG_CLOSE_SESSION));
+                out.extend_from_slice(&i64::to_be_bytes(*session_id));
             }
             ZkOp::ExpireSession { session_id } => {
-                out.put_u8(TAG_EXPIRE_SESSION);
-                out.put_i64(*session_id);
+                out.extend_from_slice(&u8::to_be_bytes(TAG_EXPIRE_SESSION));
+                out.extend_from_slice(&i64::to_be_bytes(*session_id));
             }
             ZkOp::DeleteContainer { path } => {
-                out.put_u8(TAG_DELETE_CONTAINER);
+                out.extend_from_slice(&u8::to_be_bytes(TAG_DELETE_CONTAINER));
                 ByteString::from(path.as_str()).encode(&mut out);
             }
             ZkOp::ExpireTtl { path } => {
-                out.put_u8(TAG_EXPIRE_TTL);
+                out.extend_from_slice(&u8::to_be_bytes(TAG_EXPIRE_TTL));
                 ByteString::from(path.as_str()).encode(&mut out);
             }
             ZkOp::Rejected { err } => {
-                out.put_u8(TAG_REJECTED);
-                out.put_i32(*err);
+                out.extend_from_slice(&u8::to_be_bytes(TAG_REJECTED));
+                out.extend_from_slice(&i32::to_be_bytes(*err));
             }
         }
         out.freeze()

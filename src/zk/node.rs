@@ -8,7 +8,7 @@
 //! data (jute buffer, -1 = null) | acl (jute vector<ACL>)`. The fixed-size part comes first, and
 //! decoding shares the data bytes with the stored value instead of copying them.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use zoolog_jute::{Acl, Cx, DecodeError, JResult, Jute, Stat, StatPersisted};
 
 use crate::store::StoreError;
@@ -130,9 +130,9 @@ impl Node {
     pub fn encode(&self) -> Vec<u8> {
         let mut out =
             BytesMut::with_capacity(1 + 60 + 4 + self.data.encoded_len() + self.acl.encoded_len());
-        out.put_u8(NODE_FORMAT_V1);
+        out.extend_from_slice(&u8::to_be_bytes(NODE_FORMAT_V1));
         self.stat.encode(&mut out);
-        out.put_i32(self.num_children);
+        out.extend_from_slice(&i32::to_be_bytes(self.num_children));
         self.data.encode(&mut out);
         self.acl.encode(&mut out);
         Vec::from(out)

@@ -10,7 +10,7 @@
 //! trigger_count × (kind u8 | path_len u32 | path | acl_len u32 | acl (jute vector<ACL>)) | closed_count u32 | closed_count × (session
 //! i64 | expired u8)`, all big-endian.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use zoolog_jute::{Acl, Cx, DecodeError, ErrorCode, EventType, Jute, OpCode, Response};
 
 /// The outcome format version written by this build.
@@ -166,28 +166,35 @@ fn response_op(r: &Response) -> Option<OpCode> {
 impl ZkOutcome {
     /// The encoding.
     pub fn encode(&self) -> Bytes {
-        let mut out = BytesMut::with_capacity(64 + self.response.body_len());
-        out.put_u8(OUTCOME_FORMAT_V1);
-        out.put_i64(self.zxid);
-        out.put_i32(self.err.as_i32());
-        out.put_i64(self.session_id);
-        out.put_i32(self.cxid);
-        out.put_i32(response_op(&self.response).map_or(-1, OpCode::as_i32));
-        out.put_u32(self.response.body_len() as u32);
+        let body_len = self.response.body_len();
+        let triggers: usize = self
+            .triggers
+            .iter()
+            .map(|t| 9 + t.path.len() + t.acl.encoded_len())
+            .sum();
+        let mut out =
+            BytesMut::with_capacity(37 + body_len + triggers + 4 + 9 * self.closed_sessions.len());
+        out.extend_from_slice(&[OUTCOME_FORMAT_V1]);
+        out.extend_from_slice(&i64::to_be_bytes(self.zxid));
+        out.extend_from_slice(&i32::to_be_bytes(self.err.as_i32()));
+        out.extend_from_slice(&i64::to_be_bytes(self.session_id));
+        out.extend_from_slice(&i32::to_be_bytes(self.cxid));
+        let op = response_op(&self.response).map_or(-1, OpCode::as_i32);
+        out.extend_from_slice(&i32::to_be_bytes(op));
+        out.extend_from_slice(&u32::to_be_bytes(body_len as u32));
         self.response.encode_body(&mut out);
-        out.put_u32(self.triggers.len() as u32);
+        out.extend_from_slice(&u32::to_be_bytes(self.triggers.len() as u32));
         for t in &self.triggers {
-            out.put_u8(t.kind.tag());
-            out.put_u32(t.path.len() as u32);
-            out.put_slice(t.path.as_bytes());
-            let acl = t.acl.to_bytes();
-            out.put_u32(acl.len() as u32);
-            out.put_slice(&acl);
+            out.extend_from_slice(&[t.kind.tag()]);
+            out.extend_from_slice(&u32::to_be_bytes(t.path.len() as u32));
+            out.extend_from_slice(t.path.as_bytes());
+            out.extend_from_slice(&u32::to_be_bytes(t.acl.encoded_len() as u32));
+            t.acl.encode(&mut out);
         }
-        out.put_u32(self.closed_sessions.len() as u32);
+        out.extend_from_slice(&u32::to_be_bytes(self.closed_sessions.len() as u32));
         for c in &self.closed_sessions {
-            out.put_i64(c.session_id);
-            out.put_u8(u8::from(c.expired));
+            out.extend_from_slice(&i64::to_be_bytes(c.session_id));
+            out.extend_from_slice(&[u8::from(c.expired)]);
         }
         out.freeze()
     }

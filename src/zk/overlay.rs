@@ -77,15 +77,14 @@ impl<'a> Overlay<'a> {
         self.raw.get(key).cloned()
     }
 
-    /// The writes to make, in key order, with the node count brought up to date. The base's
-    /// node memo (if any) learns the encodings of the nodes written.
+    /// The writes to make, with the node count brought up to date: each key once (node records
+    /// and other keys never share a key), so their order does not matter. The base's node memo
+    /// (if any) learns the encodings of the nodes written.
     pub(crate) fn into_writes(self) -> Result<Writes, StoreError> {
         let memo = self.base.memo();
-        let mut writes: BTreeMap<Vec<u8>, Option<Bytes>> = self
-            .raw
-            .into_iter()
-            .map(|(k, v)| (k, v.map(Bytes::from)))
-            .collect();
+        let mut writes: Vec<(Vec<u8>, Option<Bytes>)> =
+            Vec::with_capacity(self.raw.len() + self.nodes.len() + 1);
+        writes.extend(self.raw.into_iter().map(|(k, v)| (k, v.map(Bytes::from))));
         for (path, node) in self.nodes {
             let value = match node {
                 Some(node) => {
@@ -102,15 +101,15 @@ impl<'a> Overlay<'a> {
                     None
                 }
             };
-            writes.insert(keys::node(&path), value);
+            writes.push((keys::node(&path), value));
         }
         if self.node_count_delta != 0 {
             let count = node_count(&self.base)?;
             let new = count.saturating_add_signed(self.node_count_delta);
-            writes.insert(
+            writes.push((
                 keys::META_NODE_COUNT.to_vec(),
                 Some(Bytes::copy_from_slice(&new.to_be_bytes())),
-            );
+            ));
         }
         Ok(Writes(writes))
     }
@@ -184,7 +183,7 @@ impl TreeRead for Overlay<'_> {
 }
 
 /// The writes of a successful command, ready to go into the apply transaction.
-pub(crate) struct Writes(BTreeMap<Vec<u8>, Option<Bytes>>);
+pub(crate) struct Writes(Vec<(Vec<u8>, Option<Bytes>)>);
 
 impl Writes {
     /// Values go in as they are: a node read back later in the batch is the buffer the memo

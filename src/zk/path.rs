@@ -28,6 +28,9 @@ pub fn is_valid(path: &str) -> bool {
     if path.ends_with('/') {
         return false;
     }
+    if path.is_ascii() {
+        return is_valid_ascii(path.as_bytes());
+    }
     // The two characters before `c`: `before_last`, then `lastc`.
     let (mut before_last, mut lastc) = ('/', '/');
     while let Some(c) = chars.next() {
@@ -47,6 +50,29 @@ pub fn is_valid(path: &str) -> bool {
         }
         before_last = lastc;
         lastc = c;
+    }
+    true
+}
+
+/// [`is_valid`] of an ASCII path longer than `/` that starts with `/` and does not end with one,
+/// byte by byte (almost every path is ASCII).
+fn is_valid_ascii(b: &[u8]) -> bool {
+    for i in 1..b.len() {
+        let c = b[i];
+        // `\0` and the other control characters.
+        if c < 0x20 || c == 0x7f {
+            return false;
+        }
+        if c == b'/' && b[i - 1] == b'/' {
+            return false;
+        }
+        // A `.` or `..` path element (after a `.`, `i >= 2`: the path starts with `/`).
+        if c == b'.'
+            && (i + 1 == b.len() || b[i + 1] == b'/')
+            && (b[i - 1] == b'/' || (b[i - 1] == b'.' && b[i - 2] == b'/'))
+        {
+            return false;
+        }
     }
     true
 }
@@ -163,7 +189,7 @@ mod tests {
         #[test]
         fn is_valid_agrees_with_validate_path(
             path in proptest::collection::vec(
-                proptest::sample::select(vec!['/', '.', 'a', '\0', '\u{1}', 'é', '\u{e000}', '\u{1F600}']),
+                proptest::sample::select(vec!['/', '.', 'a', '\0', '\u{1}', '\u{7f}', 'é', '\u{e000}', '\u{1F600}']),
                 0..9,
             )
         ) {

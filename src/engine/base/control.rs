@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tracing::{info, warn};
 
 use crate::log::Pos;
@@ -34,8 +34,8 @@ impl BaseCommand {
         match self {
             BaseCommand::EnableEngine(name) => {
                 let mut b = BytesMut::with_capacity(1 + name.len());
-                b.put_u8(TAG_ENABLE_ENGINE);
-                b.put_slice(name.as_bytes());
+                b.extend_from_slice(&u8::to_be_bytes(TAG_ENABLE_ENGINE));
+                b.extend_from_slice(name.as_bytes());
                 b.freeze()
             }
         }

@@ -4,7 +4,7 @@
 //!
 //! Layer: data only; used by the base engine's propose path and apply loop.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::engine::wire::{Reader, WireError};
 
@@ -26,8 +26,8 @@ impl Stamp {
     /// The header value.
     pub fn encode(self) -> Bytes {
         let mut b = BytesMut::with_capacity(16);
-        b.put_u64(self.origin);
-        b.put_u64(self.counter);
+        b.extend_from_slice(&u64::to_be_bytes(self.origin));
+        b.extend_from_slice(&u64::to_be_bytes(self.counter));
         b.freeze()
     }
 

@@ -4,7 +4,7 @@
 //!
 //! Layer: data only; used by the engine's propose path and its apply.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::engine::entry::Entry;
 use crate::engine::wire::{Reader, WireError};
@@ -60,9 +60,9 @@ impl SessionStamp {
     /// The header value.
     pub fn encode(self) -> Bytes {
         let mut b = BytesMut::with_capacity(24);
-        b.put_u64(self.origin);
-        b.put_u64(self.stream);
-        b.put_u64(self.seq);
+        b.extend_from_slice(&u64::to_be_bytes(self.origin));
+        b.extend_from_slice(&u64::to_be_bytes(self.stream));
+        b.extend_from_slice(&u64::to_be_bytes(self.seq));
         b.freeze()
     }
 
@@ -97,7 +97,7 @@ pub fn stream_key(origin: u64, stream: StreamId) -> [u8; 16] {
 /// `tag | upper result`.
 pub fn wrap(tag: u8, upper: &[u8]) -> Bytes {
     let mut b = BytesMut::with_capacity(1 + upper.len());
-    b.put_u8(tag);
-    b.put_slice(upper);
+    b.extend_from_slice(&u8::to_be_bytes(tag));
+    b.extend_from_slice(upper);
     b.freeze()
 }
