@@ -2,14 +2,14 @@
 //! database (`store/`). Reads RocksDB through a raw iterator; writes nothing.
 //!
 //! The overlay holds, per partition, the last pending write of each key: `Some(value)` for a put,
-//! `None` for a delete. Iteration walks the database and the overlay side by side in key order;
-//! on equal keys the overlay wins, and a pending delete hides the stored entry.
+//! `None` for a delete. It is a hash map: apply puts and reads it several times per command, and
+//! only a range scan (rare in apply) needs its keys in order, which it sorts then. Iteration walks
+//! the database and the overlay side by side in key order; on equal keys the overlay wins, and a
+//! pending delete hides the stored entry.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
-use std::collections::btree_map;
+use std::collections::{BTreeMap, HashMap};
 use std::iter::Peekable;
-use std::ops::Bound;
 
 use bytes::Bytes;
 use rocksdb::DBRawIteratorWithThreadMode;
@@ -22,7 +22,11 @@ use super::staging::Shadowed;
 
 /// Pending writes of one partition: key -> `Some(value)` (put) or `None` (delete). Values are
 /// `Bytes` so that reading a pending value back hands out the same buffer instead of a copy.
-pub(crate) type PartitionWrites = BTreeMap<Vec<u8>, Option<Bytes>>;
+/// Fixed hash seeds: nothing depends on the map's order, but a run is repeatable.
+pub(crate) type PartitionWrites = HashMap<Vec<u8>, Option<Bytes>, ahash::RandomState>;
+
+/// A pending write in a range: `(key, Some(value))` put, `(key, None)` deleted.
+pub(crate) type PendingEntry<'a> = (&'a [u8], Option<&'a Bytes>);
 
 /// Pending writes of a transaction, per partition.
 #[derive(Default)]
@@ -40,7 +44,9 @@ impl Overlay {
     }
 
     fn partition_mut(&mut self, partition: &Partition) -> &mut PartitionWrites {
-        self.writes.entry(partition.clone()).or_default()
+        self.writes
+            .entry(partition.clone())
+            .or_insert_with(|| HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)))
     }
 
     /// The pending write of `key`: `Some(Some(v))` put, `Some(None)` deleted, `None` untouched.
@@ -56,18 +62,17 @@ impl Overlay {
         &'a self,
         partition: &Partition,
         range: &KeyRange,
-    ) -> btree_map::Range<'a, Vec<u8>, Option<Bytes>> {
-        static EMPTY: PartitionWrites = BTreeMap::new();
-        let writes = self.writes.get(partition).unwrap_or(&EMPTY);
-        if range.is_empty() {
-            // BTreeMap::range panics on inverted bounds; any range of the empty map is empty.
-            return EMPTY.range::<[u8], _>(..);
-        }
-        let end = match range.end() {
-            Some(end) => Bound::Excluded(end),
-            None => Bound::Unbounded,
+    ) -> std::vec::IntoIter<PendingEntry<'a>> {
+        let mut entries: Vec<PendingEntry<'a>> = match self.writes.get(partition) {
+            Some(writes) if !range.is_empty() => writes
+                .iter()
+                .filter(|(k, _)| range.contains(k))
+                .map(|(k, v)| (k.as_slice(), v.as_ref()))
+                .collect(),
+            _ => Vec::new(),
         };
-        writes.range::<[u8], _>((Bound::Included(range.start()), end))
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        entries.into_iter()
     }
 
     /// Every pending write, by partition, for the commit.
@@ -77,7 +82,7 @@ impl Overlay {
 
     /// Number of pending writes.
     pub(crate) fn len(&self) -> usize {
-        self.writes.values().map(BTreeMap::len).sum()
+        self.writes.values().map(HashMap::len).sum()
     }
 }
 

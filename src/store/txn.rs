@@ -73,11 +73,7 @@ impl<'s> RwTxn<'s> {
 
     /// Ordered iteration over `partition` within `range`, pending and staged writes included.
     pub fn iter<'t>(&'t self, partition: &Partition, range: &KeyRange) -> Result<MergedIter<'t>> {
-        let pending: Source<'t> = Box::new(
-            self.overlay
-                .range(partition, range)
-                .map(|(k, v)| (k.as_slice(), v.as_ref())),
-        );
+        let pending: Source<'t> = Box::new(self.overlay.range(partition, range));
         let view = self.view.get_or_init(|| self.inner.view());
         let staged: Source<'t> = Box::new(view.range(partition.name(), range));
         let writes = Shadowed::new(vec![pending, staged]);
