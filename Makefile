@@ -9,7 +9,7 @@ TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 # `make run ARGS="serve --config zoo.cfg"` runs with a config; the default is the embedded one.
 ARGS ?= serve
 
-.PHONY: run test setup build fmt-check clippy unit fixtures bench-codec bench bench-smoke
+.PHONY: run test setup build fmt-check clippy unit fixtures bench-codec bench-apply bench bench-smoke
 
 setup:
 	@bash scripts/setup.sh
@@ -39,6 +39,12 @@ fixtures: setup
 # Codec micro-benchmarks (criterion); not part of `make test`.
 bench-codec:
 	$(CARGO) bench -p zoolog-jute --bench codec
+
+# The apply thread's own cost per create and per setData (criterion), over a real store; not part
+# of `make test`. Under callgrind it counts instructions, which do not depend on the machine's
+# speed (benches/apply.rs).
+bench-apply:
+	$(CARGO) bench --bench apply
 
 # Side-by-side benchmark against Apache ZooKeeper 3.8 (bench/README.md): every workload against
 # both servers, A B A B over several rounds, then 1M znodes for memory and restart time. Prints
