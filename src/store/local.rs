@@ -9,6 +9,7 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::thread::JoinHandle;
 
+use bytes::Bytes;
 use rocksdb::{
     BoundColumnFamily, ColumnFamilyDescriptor, DBWithThreadMode, FlushOptions, MultiThreaded,
     Options, WriteBatch, WriteOptions,
@@ -27,7 +28,6 @@ use super::partition::{DEFAULT_CF, Partition, SYSTEM_PARTITION, validate_name};
 use super::snapshot::ReadSnapshot;
 use super::staging::{Staging, View};
 use super::txn::RwTxn;
-use bytes::Bytes;
 
 /// The RocksDB flavour used: multi-threaded column family management, so partitions can be
 /// created through a shared reference while snapshots hold the database.
