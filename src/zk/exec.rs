@@ -189,10 +189,12 @@ impl<'o, 'a> Exec<'o, 'a> {
         let node = Node::created(self.zxid, self.cmd.time_ms, owner, args.data, acl);
         let stat = node.client_stat(self.ext());
         let ext = self.ext();
+        // `parent` is still what the overlay holds: nothing was written since it was read.
         tree::create_node(
             &mut self.ov,
             &path,
             node,
+            parent,
             new_cversion,
             ext,
             &mut self.triggers,

@@ -198,11 +198,13 @@ fn index_key(kind: NodeKind, path: &str) -> Option<Vec<u8>> {
 /// `DataTree.createNode`: adds `node` at `path` (which must be valid, with an existing parent
 /// and no node there: apply checked), raises the parent's persisted cversion to
 /// `parent_cversion` (setting its pzxid) only if that is larger, and fires `NodeCreated(path)`
-/// then `NodeChildrenChanged(parent)`.
+/// then `NodeChildrenChanged(parent)`. `parent` is the parent as `ov` holds it now (apply read it
+/// for its checks; reading it again would decode or copy it a second time).
 pub(crate) fn create_node(
     ov: &mut Overlay<'_>,
     path: &str,
     node: Node,
+    mut parent: Node,
     parent_cversion: i32,
     extended_types: bool,
     triggers: &mut Vec<WatchTrigger>,
@@ -213,11 +215,6 @@ pub(crate) fn create_node(
         )));
     };
     let parent_path = path::normalize(parent_path);
-    let Some(mut parent) = ov.node(parent_path)? else {
-        return Err(StoreError::Corrupt(format!(
-            "create of {path:?}: parent missing"
-        )));
-    };
     if parent_cversion > parent.stat.cversion {
         parent.stat.cversion = parent_cversion;
         parent.stat.pzxid = node.stat.czxid;
