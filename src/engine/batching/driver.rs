@@ -59,20 +59,11 @@ fn cut(inner: &Inner) -> Option<Vec<Queued>> {
     (!batch.is_empty()).then_some(batch)
 }
 
-/// Proposes `batch` to the layer below now; the future distributes the results.
-fn submit(inner: &Inner, mut batch: Vec<Queued>) -> BoxFuture<'static, ()> {
-    if batch.len() == 1
-        && let Some(q) = batch.pop()
-    {
-        inner.single_entries.fetch_add(1, Ordering::Relaxed);
-        let fut = inner.lower.propose(q.entry);
-        return Box::pin(async move {
-            let r = fut.await;
-            if let Some(reply) = q.reply {
-                let _ = reply.send(r);
-            }
-        });
-    }
+/// Proposes `batch` to the layer below now; the future distributes the results. A lone proposal
+/// goes down as a batch of one too: sent as it is, it would keep its own `stream` header, and a
+/// `SessionOrderEngine` below would order it apart from the batches (the default stream) that
+/// hold the earlier proposals of its stream.
+fn submit(inner: &Inner, batch: Vec<Queued>) -> BoxFuture<'static, ()> {
     inner.batches.fetch_add(1, Ordering::Relaxed);
     inner
         .batched_entries

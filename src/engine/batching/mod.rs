@@ -4,8 +4,9 @@
 //! proposed to the layer below and not yet applied are queued and go down together as one
 //! batch entry (bounded by count and bytes) — one log append and one LocalStore transaction
 //! (the one the base engine gives) for many proposals. Each proposer gets its own sub-result;
-//! `post_apply` fans out per sub-entry. A lone proposal goes down unwrapped. Entries without the
-//! `batch` header (lone proposals, entries from before the engine was enabled) pass through.
+//! `post_apply` fans out per sub-entry. A lone proposal goes down as a batch of one (see
+//! `driver.rs`). Entries without the `batch` header (lone proposals written by earlier builds,
+//! entries from before the engine was enabled) pass through.
 //!
 //! The queue is FIFO and only the `driver.rs` task cuts and proposes batches, so proposals reach
 //! the layer below in the order `propose` was called. Sub-entries of a batch are applied at the
@@ -51,12 +52,10 @@ pub(crate) struct Queued {
 /// Counters of a batching engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BatchingStats {
-    /// Batch entries proposed (two or more proposals each).
+    /// Batch entries proposed.
     pub batches: u64,
-    /// Proposals that went down inside a batch.
+    /// Proposals that went down inside a batch (all of them).
     pub batched_entries: u64,
-    /// Proposals that went down alone.
-    pub single_entries: u64,
 }
 
 pub(crate) struct Inner {
@@ -71,7 +70,6 @@ pub(crate) struct Inner {
     cancel: CancellationToken,
     batches: AtomicU64,
     batched_entries: AtomicU64,
-    single_entries: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -127,7 +125,6 @@ impl BatchingEngine {
             cancel: CancellationToken::new(),
             batches: AtomicU64::new(0),
             batched_entries: AtomicU64::new(0),
-            single_entries: AtomicU64::new(0),
         });
         let driver = handle.spawn(driver::run(inner.clone()));
         Ok(Arc::new(BatchingEngine {
@@ -141,7 +138,6 @@ impl BatchingEngine {
         BatchingStats {
             batches: self.inner.batches.load(Ordering::Relaxed),
             batched_entries: self.inner.batched_entries.load(Ordering::Relaxed),
-            single_entries: self.inner.single_entries.load(Ordering::Relaxed),
         }
     }
 
