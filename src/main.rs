@@ -81,7 +81,13 @@ fn main() -> ExitCode {
     };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
-    builder.on_thread_start(zoolog::store::quiet_thread);
+    // Every thread the runtime starts runs at the process's priority, whichever thread spawned
+    // it (server/priority.rs); workers are lowered later, at their first park.
+    let base_nice = zoolog::server::priority::current_thread_nice();
+    builder.on_thread_start(move || {
+        zoolog::store::quiet_thread();
+        zoolog::server::priority::restore_started_thread(base_nice);
+    });
     let command = match command {
         Command::Serve { config } => {
             // The config is read before the runtime starts: it sizes the runtime.

@@ -13,7 +13,10 @@
 //! calls those hooks on worker threads only). Threads inherit the nice value of the thread that
 //! spawns them, so the apply thread, the log writer and RocksDB's threads must never be spawned
 //! from a worker thread: today they start from the main thread or the blocking pool
-//! (`tests/server_admin.rs` checks it on a running server). Linux only; elsewhere it does nothing.
+//! (`tests/server_admin.rs` checks it on a running server). The runtime's blocking-pool threads
+//! are started from whichever thread first needs one, a lowered worker included: its
+//! thread-start hook sets every thread it starts back to the process's nice value
+//! ([`restore_started_thread`]). Linux only; elsewhere it does nothing.
 //!
 //! Layer: `server/`; touches only the calling thread's scheduling attributes.
 
@@ -35,6 +38,41 @@ pub fn lower_worker_once(nice: u8) {
     if let Err(e) = lower_current_thread(nice) {
         warn!(error = %e, nice, "cannot lower a connection thread's priority");
     }
+}
+
+/// The calling thread's nice value (`None` where it cannot be read, or off Linux). Read it on the
+/// main thread before the runtime starts, for [`restore_started_thread`].
+pub fn current_thread_nice() -> Option<i32> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() } as libc::id_t;
+        current_nice(tid).ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
+/// Sets a thread the runtime just started back to the process's nice value `base`. A thread
+/// inherits the nice value of the thread that spawns it, and the runtime starts blocking-pool
+/// threads from whichever thread asks for one: from a lowered worker, a blocking thread (a log
+/// read, a store flush) would run lowered too. Meant for the runtime's thread-start hook, which
+/// runs before a worker's first park lowers it. Raising a priority back needs `CAP_SYS_NICE`
+/// (or a nice rlimit); without it the thread stays as it is.
+pub fn restore_started_thread(base: Option<i32>) {
+    #[cfg(target_os = "linux")]
+    if let Some(base) = base {
+        // SAFETY: gettid has no preconditions; setpriority only sets the calling thread's
+        // scheduling attributes.
+        unsafe {
+            let tid = libc::gettid() as libc::id_t;
+            if current_nice(tid).is_ok_and(|n| n != base) {
+                libc::setpriority(libc::PRIO_PROCESS, tid, base);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = base;
 }
 
 /// Raises the calling thread's nice value by `nice`, to at most 19 (the lowest priority).
