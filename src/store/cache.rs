@@ -79,7 +79,7 @@ impl ValueCache {
     }
 
     /// A committed write of `key`: updates the entry if the cache holds one (keys apply has not
-    /// read — most new nodes, child index entries — are left out, so a load of creates does not
+    /// read — most new keys — are left out, so a load of creates does not
     /// churn the cache).
     pub(crate) fn written(&self, partition: &Partition, key: &[u8], value: Option<Bytes>) {
         if !self.enabled() {

@@ -115,11 +115,13 @@ impl ZkStateMachine {
 
     /// Writes the initial tree (`/`, `/zookeeper`, `/zookeeper/quota`, `/zookeeper/config`,
     /// zxid 0) if the partition has none; returns whether it did. Apply does this by itself
-    /// before the first command; calling it at startup makes reads work before any write.
+    /// before the first command; calling it at startup makes reads work before any write, and
+    /// refuses a tree written in another key layout.
     pub fn initialize(&self, txn: &mut RwTxn<'_>) -> Result<bool, StoreError> {
         let writes = {
             let view = StoreView::new(&*txn, &self.partition);
             if tree::last_zxid(&view)?.is_some() {
+                tree::check_layout(&view)?;
                 return Ok(false);
             }
             let mut ov = Overlay::new(view);

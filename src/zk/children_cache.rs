@@ -2,8 +2,8 @@
 //! getChildren2 and multiRead (ZooKeeper keeps a similar cache of getChildren responses,
 //! `maxGetChildrenResponseCacheSize`).
 //!
-//! A listing is a prefix scan of the child index: ~100 ns per child, most of it RocksDB's
-//! iterator. A cached listing is kept with the parent's `(czxid, cversion, pzxid, numChildren)`
+//! A listing is a prefix scan of the children's node records (one depth below the parent):
+//! ~100 ns per child, most of it RocksDB's iterator. A cached listing is kept with the parent's `(czxid, cversion, pzxid, numChildren)`
 //! when it was taken, and is used only for a parent with exactly those values. Every delete sets
 //! the parent's pzxid to its own zxid, which no earlier transaction had. Every create bumps
 //! cversion, or, when cversion has wrapped (ZooKeeper then leaves cversion and pzxid alone),

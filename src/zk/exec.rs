@@ -239,7 +239,7 @@ impl<'o, 'a> Exec<'o, 'a> {
         node.stat.version = Self::bump_version(node.stat.version, version)?;
         node.stat.mtime = self.cmd.time_ms;
         node.stat.mzxid = self.zxid;
-        node.data = data;
+        node.set_data(data);
         let stat = node.client_stat(self.ext());
         self.triggers.push(
             WatchTrigger::new(p, super::outcome::TriggerKind::NodeDataChanged).with_acl(&node.acl),

@@ -1,24 +1,33 @@
 //! The key layout of the ZooKeeper partition of the LocalStore.
 //!
-//! Layer: `zk/`, pure functions; touches nothing. One byte tags each kind of entry; paths never
-//! contain `\0` (create rejects it), so `\0` separates a parent from a child name and a child
-//! listing is one prefix scan that cannot run into a sibling's children.
+//! Layer: `zk/`, pure functions; touches nothing. One byte tags each kind of entry.
+//!
+//! A znode's key carries its depth before its path, so the children of a node are one contiguous
+//! range — `n`, depth + 1, the parent's path, `/` — that holds neither grandchildren nor the
+//! children of a sibling whose name extends the parent's (`/ab` under `/a`). A create therefore
+//! writes one key, not a node and a child-index entry. Data longer than
+//! [`INLINE_DATA_MAX`](super::node::INLINE_DATA_MAX) lives under its own `d` key, so a listing
+//! (which reads the node records it passes) reads small records only.
 //!
 //! | key | value | what |
 //! | --- | --- | --- |
-//! | `n` path | [`Node`](super::node::Node) | a znode (root = `n/`) |
-//! | `c` parent `\0` child | ∅ | child index |
+//! | `n` depth path | [`Node`](super::node::Node) | a znode (root = depth 0, `/`) |
+//! | `d` path | data | the data of a znode whose data is stored apart |
 //! | `e` session(8, BE) path | ∅ | ephemerals of a session |
 //! | `k` path | ∅ | container nodes |
 //! | `t` path | ∅ | TTL nodes |
 //! | `s` session(8, BE) | version u8, timeout i32 | session table |
 //! | `mzxid` | i64 BE | the last zxid |
 //! | `mnodes` | u64 BE | number of znodes, root included |
+//! | `mlayout` | u8 | this layout's version ([`LAYOUT_VERSION`]) |
+//!
+//! The depth is one byte below 0xF0, else 0xF0 and four bytes big-endian: no encoding is a
+//! prefix of another, so a depth-and-path prefix never matches a key of another depth.
 
 /// Tag of znode records.
 pub const NODE: u8 = b'n';
-/// Tag of the child index.
-pub const CHILD: u8 = b'c';
+/// Tag of data stored apart from its znode record.
+pub const DATA: u8 = b'd';
 /// Tag of the ephemerals index.
 pub const EPHEMERAL: u8 = b'e';
 /// Tag of the container index.
@@ -31,6 +40,14 @@ pub const SESSION: u8 = b's';
 pub const META_ZXID: &[u8] = b"mzxid";
 /// The number of znodes.
 pub const META_NODE_COUNT: &[u8] = b"mnodes";
+/// The version of this key layout, written with the initial tree.
+pub const META_LAYOUT: &[u8] = b"mlayout";
+/// The layout this build reads and writes. Version 1 (no depth in node keys, a `c` child index,
+/// no `mlayout` key) was written by builds before it.
+pub const LAYOUT_VERSION: u8 = 2;
+
+/// The first depth byte of the long form.
+const LONG_DEPTH: u8 = 0xF0;
 
 fn tagged(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
     let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>();
@@ -42,24 +59,66 @@ fn tagged(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
     k
 }
 
-/// `n<path>`.
+/// The depth of a canonical path: `/` is 0, `/a` 1, `/a/b` 2.
+pub fn depth(path: &str) -> u32 {
+    if path == "/" {
+        return 0;
+    }
+    let slashes = path.bytes().filter(|&b| b == b'/').count();
+    u32::try_from(slashes).unwrap_or(u32::MAX)
+}
+
+/// `n`, the encoded `depth`, then `parts`.
+fn node_key(depth: u32, parts: &[&[u8]]) -> Vec<u8> {
+    let len = 6 + parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut k = Vec::with_capacity(len);
+    k.push(NODE);
+    match u8::try_from(depth) {
+        Ok(d) if d < LONG_DEPTH => k.push(d),
+        _ => {
+            k.push(LONG_DEPTH);
+            k.extend_from_slice(&depth.to_be_bytes());
+        }
+    }
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// `n<depth><path>` of a canonical path.
 pub fn node(path: &str) -> Vec<u8> {
-    tagged(NODE, &[path.as_bytes()])
+    node_key(depth(path), &[path.as_bytes()])
 }
 
-/// Prefix of every strict descendant of `path` (not the root: its descendants are all nodes).
-pub fn descendants_prefix(path: &str) -> Vec<u8> {
-    tagged(NODE, &[path.as_bytes(), b"/"])
+/// The path of a node key, if `key` is one.
+pub fn node_path(key: &[u8]) -> Option<&str> {
+    let rest = match key {
+        [NODE, LONG_DEPTH, rest @ ..] => rest.get(4..)?,
+        [NODE, _, rest @ ..] => rest,
+        _ => return None,
+    };
+    std::str::from_utf8(rest).ok()
 }
 
-/// `c<parent>\0<child>`.
-pub fn child(parent: &str, name: &str) -> Vec<u8> {
-    tagged(CHILD, &[parent.as_bytes(), b"\0", name.as_bytes()])
+/// `path` followed by `/` (just `/` for the root): what every descendant's path starts with.
+fn below(path: &str) -> &[u8] {
+    if path == "/" { b"" } else { path.as_bytes() }
 }
 
-/// `c<parent>\0`: prefix of the child index of `parent`.
+/// Prefix of the keys of the children of `parent` (canonical): the child's name follows it.
 pub fn children_prefix(parent: &str) -> Vec<u8> {
-    tagged(CHILD, &[parent.as_bytes(), b"\0"])
+    node_key(depth(parent).saturating_add(1), &[below(parent), b"/"])
+}
+
+/// Prefix of the keys of the descendants of `path` (canonical) at depth `depth`.
+pub fn descendants_prefix(path: &str, depth: u32) -> Vec<u8> {
+    node_key(depth, &[below(path), b"/"])
+}
+
+/// `d<path>`: data stored apart.
+pub fn data(path: &str) -> Vec<u8> {
+    tagged(DATA, &[path.as_bytes()])
 }
 
 /// `e<session><path>`.
@@ -104,18 +163,44 @@ mod tests {
 
     #[test]
     fn layout() {
-        assert_eq!(node("/a"), b"n/a");
-        assert_eq!(child("/", "a"), b"c/\0a");
-        assert!(child("/a", "b").starts_with(&children_prefix("/a")));
-        assert!(!child("/ab", "c").starts_with(&children_prefix("/a")));
-        assert!(!node("/ab").starts_with(&descendants_prefix("/a")));
-        assert!(node("/a/b/c").starts_with(&descendants_prefix("/a")));
+        assert_eq!(node("/"), b"n\x00/");
+        assert_eq!(node("/a"), b"n\x01/a");
+        assert_eq!(node("/a/bc"), b"n\x02/a/bc");
+        for p in ["/", "/a", "/a/b/c"] {
+            assert_eq!(node_path(&node(p)), Some(p));
+        }
+        assert_eq!(node_path(b"s12345678"), None);
+        assert!(node("/a").starts_with(&children_prefix("/")));
+        assert!(node("/a/b").starts_with(&children_prefix("/a")));
+        assert_eq!(suffix(&node("/a/b"), &children_prefix("/a")), Some("b"));
+        // Neither a grandchild nor a child of a sibling that extends the name.
+        assert!(!node("/a/b/c").starts_with(&children_prefix("/a")));
+        assert!(!node("/ab/c").starts_with(&children_prefix("/a")));
+        assert!(!node("/a").starts_with(&children_prefix("/a")));
+        assert!(node("/a/b/c").starts_with(&descendants_prefix("/a", 3)));
+        assert!(!node("/a/b/c").starts_with(&descendants_prefix("/a", 2)));
+        assert!(node("/a/b/c").starts_with(&descendants_prefix("/", 3)));
         let k = session(-5);
         assert_eq!(session_of(&k), Some(-5));
         assert_eq!(
             suffix(&ephemeral(7, "/x/y"), &ephemerals_prefix(7)),
             Some("/x/y")
         );
-        assert_eq!(suffix(b"c/a\0b", b"c/a\0"), Some("b"));
+        assert_eq!(data("/a"), b"d/a");
+    }
+
+    #[test]
+    fn deep_paths_use_the_long_depth_and_stay_apart() {
+        let deep: String = "/x".repeat(300);
+        let key = node(&deep);
+        assert_eq!(&key[..6], &[NODE, LONG_DEPTH, 0, 0, 1, 44]);
+        assert_eq!(node_path(&key), Some(deep.as_str()));
+        let parent = &deep[..deep.len() - 2];
+        assert_eq!(suffix(&key, &children_prefix(parent)), Some("x"));
+        // Depth 0xF0 in short form would be the long form's marker.
+        let at_240: String = "/y".repeat(240);
+        assert_eq!(node(&at_240)[1], LONG_DEPTH);
+        assert!(!node(&"/y".repeat(0xEF)).starts_with(&children_prefix(&at_240)));
+        assert!(node(&"/y".repeat(241)).starts_with(&children_prefix(&at_240)));
     }
 }

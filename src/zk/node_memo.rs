@@ -58,27 +58,30 @@ impl NodeMemo {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The node stored at `path` (normalized) as `raw`: the remembered decoding if `raw` is the
-    /// buffer it came from, else a fresh one (remembered for next time).
-    pub(crate) fn node(&self, path: &str, raw: Bytes) -> Result<Node, StoreError> {
+    /// The record stored at `path` (normalized) as `raw`, decoded as [`Node::decode`] does: the
+    /// remembered decoding if `raw` is the buffer it came from, else a fresh one (remembered for
+    /// next time unless the node's data is stored apart).
+    pub(crate) fn node(&self, path: &str, raw: Bytes) -> Result<(Node, Option<usize>), StoreError> {
         if raw.len() > MAX_VALUE_BYTES {
             return Node::decode(path, raw);
         }
         if let Some((held, node)) = self.state().entries.get(path)
             && same_buffer(held, &raw)
         {
-            return Ok(node.clone());
+            return Ok((node.clone(), None));
         }
-        let node = Node::decode(path, raw.clone())?;
-        self.remember(path, raw, node.clone());
-        Ok(node)
+        let (node, apart) = Node::decode(path, raw.clone())?;
+        if apart.is_none() {
+            self.remember(path, raw, node.clone());
+        }
+        Ok((node, apart))
     }
 
     /// Apply wrote `node`, encoded as `raw`, at `path` (normalized). Remembered only where the
     /// memo already follows the path (a node apply read before): new nodes that nobody reads
-    /// again — most creates — stay out.
+    /// again — most creates — stay out, and so do nodes whose data is stored apart.
     pub(crate) fn wrote(&self, path: &str, raw: &Bytes, node: Node) {
-        if raw.len() > MAX_VALUE_BYTES {
+        if raw.len() > MAX_VALUE_BYTES || node.data_apart() {
             self.forget(path);
             return;
         }
@@ -143,8 +146,8 @@ mod tests {
         assert_eq!(memo.node("/a", copy).unwrap(), n1);
         // A different value at the same path is never answered from the old entry.
         let other = encoded(b"two");
-        let n2 = memo.node("/a", other).unwrap();
-        assert_eq!(n2.data.as_deref(), Some(&b"two"[..]));
+        let (n2, _) = memo.node("/a", other).unwrap();
+        assert_eq!(n2.data().map(|d| &d[..]), Some(&b"two"[..]));
     }
 
     #[test]
@@ -153,13 +156,31 @@ mod tests {
         let raw = encoded(b"v1");
         memo.node("/a", raw).unwrap();
         let written = encoded(b"v2");
-        let node = Node::decode("/a", written.clone()).unwrap();
+        let (node, _) = Node::decode("/a", written.clone()).unwrap();
         memo.wrote("/a", &written, node.clone());
-        assert_eq!(memo.node("/a", written).unwrap(), node);
+        assert_eq!(memo.node("/a", written).unwrap(), (node.clone(), None));
         memo.wrote("/new", &encoded(b"x"), node);
         assert_eq!(memo.len(), 1, "a path never read is not remembered");
         memo.forget("/a");
         assert_eq!(memo.len(), 0);
+    }
+
+    #[test]
+    fn nodes_with_data_apart_are_not_remembered() {
+        let memo = NodeMemo::default();
+        let long = Bytes::from(vec![1u8; crate::zk::node::INLINE_DATA_MAX + 1]);
+        let node = Node::created(1, 2, 0, Some(long), Vec::new());
+        let raw = Bytes::from(node.encode());
+        let (_, apart) = memo.node("/big", raw.clone()).unwrap();
+        assert!(apart.is_some());
+        assert_eq!(memo.len(), 0);
+        memo.node("/a", encoded(b"v1")).unwrap();
+        memo.wrote("/a", &raw, node);
+        assert_eq!(
+            memo.len(),
+            0,
+            "a node written with its data apart is forgotten"
+        );
     }
 
     #[test]

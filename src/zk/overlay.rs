@@ -7,7 +7,7 @@
 //! Layer: `zk/`; reads the store through [`StoreView`], writes into an `RwTxn` only in
 //! [`Writes::write_to`]. Deterministic: ordered maps only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
 use bytes::Bytes;
@@ -15,17 +15,21 @@ use bytes::Bytes;
 use crate::store::{Partition, RwTxn, StoreError, Visitor};
 
 use super::keys;
-use super::node::Node;
+use super::node::{DataKey, Node};
 use super::path;
 use super::view::{StoreView, TreeRead};
 
-/// Pending writes of one command over a base view.
+/// Pending writes of one command over a base view. A node's data stored apart (its `d` key) is
+/// written, kept or deleted with the node.
 pub(crate) struct Overlay<'a> {
     base: StoreView<'a>,
     /// Decoded node records by canonical path; `None` = deleted.
     nodes: BTreeMap<String, Option<Node>>,
     /// Other keys (indexes, sessions); `None` = deleted.
     raw: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Paths of nodes removed with their data stored apart: their `d` key goes, unless a node
+    /// created there again stores its own.
+    data_gone: BTreeSet<String>,
     /// Nodes created minus nodes deleted.
     node_count_delta: i64,
 }
@@ -36,6 +40,7 @@ impl<'a> Overlay<'a> {
             base,
             nodes: BTreeMap::new(),
             raw: BTreeMap::new(),
+            data_gone: BTreeSet::new(),
             node_count_delta: 0,
         }
     }
@@ -52,9 +57,13 @@ impl<'a> Overlay<'a> {
         self.node_count_delta += 1;
     }
 
-    /// Removes the node at `path` and uncounts it.
-    pub(crate) fn remove_node(&mut self, path: &str) {
-        self.nodes.insert(path::normalize(path).to_owned(), None);
+    /// Removes `node`, the node at `path`, and uncounts it.
+    pub(crate) fn remove_node(&mut self, path: &str, node: &Node) {
+        let path = path::normalize(path);
+        if node.had_data_apart() || node.data_apart() {
+            self.data_gone.insert(path.to_owned());
+        }
+        self.nodes.insert(path.to_owned(), None);
         self.node_count_delta -= 1;
     }
 
@@ -68,17 +77,23 @@ impl<'a> Overlay<'a> {
 
     /// This command's write of `key`, if it made one: `Some(None)` for a delete.
     fn pending(&self, key: &[u8]) -> Option<Option<Vec<u8>>> {
-        if key.first() == Some(&keys::NODE)
-            && let Some(path) = std::str::from_utf8(&key[1..]).ok()
+        if let Some(path) = keys::node_path(key)
             && let Some(pending) = self.nodes.get(path)
         {
             return Some(pending.as_ref().map(Node::encode));
         }
+        if key.first() == Some(&keys::DATA)
+            && let Ok(path) = std::str::from_utf8(&key[1..])
+            && let Some(pending) = self.nodes.get(path)
+        {
+            let apart = pending.as_ref().filter(|n| n.data_apart());
+            return Some(apart.and_then(|n| n.data()).map(|d| d.to_vec()));
+        }
         self.raw.get(key).cloned()
     }
 
-    /// The writes to make, with the node count brought up to date: each key once (node records
-    /// and other keys never share a key), so their order does not matter. The base's node memo
+    /// The writes to make, with the node count brought up to date: each key once (node records,
+    /// their data keys and other keys never share a key), so their order does not matter. The base's node memo
     /// (if any) learns the encodings of the nodes written.
     pub(crate) fn into_writes(self) -> Result<Writes, StoreError> {
         let memo = self.base.memo();
@@ -86,11 +101,26 @@ impl<'a> Overlay<'a> {
             Vec::with_capacity(self.raw.len() + self.nodes.len() + 1);
         writes.extend(self.raw.into_iter().map(|(k, v)| (k, v.map(Bytes::from))));
         for (path, node) in self.nodes {
+            let data_key = match &node {
+                Some(node) => match node.data_key() {
+                    DataKey::Keep if self.data_gone.contains(&path) && !node.data_apart() => {
+                        DataKey::Delete
+                    }
+                    k => k,
+                },
+                None if self.data_gone.contains(&path) => DataKey::Delete,
+                None => DataKey::Keep,
+            };
+            match data_key {
+                DataKey::Keep => {}
+                DataKey::Put(d) => writes.push((keys::data(&path), Some(d))),
+                DataKey::Delete => writes.push((keys::data(&path), None)),
+            }
             let value = match node {
                 Some(node) => {
                     let raw = Bytes::from(node.encode());
                     if let Some(memo) = memo {
-                        memo.wrote(&path, &raw, node);
+                        memo.wrote(&path, &raw, node.written());
                     }
                     Some(raw)
                 }

@@ -120,7 +120,7 @@ impl ZkReader<'_> {
     fn data_response(&self, node: Node) -> GetDataResponse {
         let stat = node.client_stat(self.ext());
         GetDataResponse {
-            data: node.data,
+            data: node.into_data(),
             stat,
         }
     }

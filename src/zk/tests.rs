@@ -656,6 +656,7 @@ fn multi_create_kinds_match_3_8_0() {
             .unwrap();
         super::node::Node::decode(p, v)
             .unwrap()
+            .0
             .stat
             .ephemeral_owner
     };
@@ -711,8 +712,11 @@ fn top_level_create_modes() {
     assert!(matches!(o.response, Response::Create2(_)));
     let root_cv = {
         let snap = h.store.snapshot();
-        let v = snap.get(h.sm.partition(), b"n/").unwrap().unwrap();
-        super::node::Node::decode("/", v).unwrap().stat.cversion
+        let v = snap
+            .get(h.sm.partition(), &keys::node("/"))
+            .unwrap()
+            .unwrap();
+        super::node::Node::decode("/", v).unwrap().0.stat.cversion
     };
     let o = h.run(S1, Request::CreateContainer(cr("/ccs", 2)));
     assert_eq!(created_path(&o), format!("/ccs{root_cv:010}"));
@@ -1691,6 +1695,37 @@ fn initialize_is_idempotent() {
     assert_eq!(h.session(S1).zxid, 1);
 }
 
+/// A tree written in another key layout (older builds wrote no layout record) is refused at
+/// startup with an error that says so, not read as an empty or broken tree.
+#[test]
+fn a_tree_in_another_key_layout_is_refused() {
+    let mut h = H::new();
+    h.session(S1);
+    let partition = h.sm.partition().clone();
+    for (stored, says) in [(None, "key layout 1"), (Some(vec![9u8]), "key layout 9")] {
+        let mut txn = h.store.begin();
+        match stored {
+            None => txn.delete(&partition, keys::META_LAYOUT.to_vec()),
+            Some(v) => txn.put(&partition, keys::META_LAYOUT.to_vec(), v),
+        }
+        h.cursor += 1;
+        txn.commit(h.cursor).unwrap();
+        let mut txn = h.store.begin();
+        let err = h.sm.initialize(&mut txn).unwrap_err().to_string();
+        assert!(err.contains(says), "{err}");
+    }
+    let mut txn = h.store.begin();
+    txn.put(
+        &partition,
+        keys::META_LAYOUT.to_vec(),
+        vec![keys::LAYOUT_VERSION],
+    );
+    h.cursor += 1;
+    txn.commit(h.cursor).unwrap();
+    let mut txn = h.store.begin();
+    assert!(!h.sm.initialize(&mut txn).unwrap());
+}
+
 /// The overlay's zero-copy read answers exactly what its copying read does: pending nodes,
 /// pending deletes, pending raw keys, keys only the store has, and absent keys.
 #[test]
@@ -1708,9 +1743,10 @@ fn overlay_raw_bytes_matches_raw() {
     let view = StoreView::new(&txn, &partition);
     let mut ov = Overlay::new(view);
     let mut a: Node = view.node("/a").unwrap().unwrap();
-    a.data = Some(Bytes::from_static(b"pending"));
+    a.set_data(Some(Bytes::from_static(b"pending")));
     ov.put_node("/a", a);
-    ov.remove_node("/b");
+    let b = view.node("/b").unwrap().unwrap();
+    ov.remove_node("/b", &b);
     ov.put_raw(b"xpending".to_vec(), b"v".to_vec());
     ov.delete_raw(keys::META_NODE_COUNT.to_vec());
     let probes: Vec<Vec<u8>> = vec![
@@ -1718,6 +1754,8 @@ fn overlay_raw_bytes_matches_raw() {
         keys::node("/b"),
         keys::node("/absent"),
         keys::node("/zookeeper"),
+        keys::data("/a"),
+        keys::data("/absent"),
         keys::session(S1),
         keys::META_ZXID.to_vec(),
         keys::META_NODE_COUNT.to_vec(),
@@ -1891,4 +1929,204 @@ fn cached_listing_sees_a_create_after_cversion_wraps() {
         "the persisted cversion is stuck"
     );
     assert_eq!(children(&h), 71);
+}
+
+/// Data longer than `INLINE_DATA_MAX` lives under its own key: every write that changes it
+/// writes that key, writes that leave it alone (a child's create, setACL) do not, and a node
+/// whose data shrinks, or that is deleted, takes the key with it — also inside one multi.
+#[test]
+fn data_stored_apart_follows_every_write() {
+    use super::node::INLINE_DATA_MAX;
+
+    let big = |b: u8| Bytes::from(vec![b; INLINE_DATA_MAX + 100]);
+    let set = |path: &str, data: Bytes| {
+        Request::SetData(SetDataRequest {
+            path: path.into(),
+            data: Some(data),
+            version: -1,
+        })
+    };
+    let create_with = |path: &str, data: Bytes| CreateRequest {
+        path: path.into(),
+        data: Some(data),
+        acl: Some(Acl::open_unsafe()),
+        flags: 0,
+    };
+    let data_key = |h: &H, path: &str| -> Option<Vec<u8>> {
+        h.zk_entries()
+            .into_iter()
+            .find(|(k, _)| *k == keys::data(path))
+            .map(|(_, v)| v)
+    };
+    let read = |h: &H, path: &str| -> Option<Bytes> {
+        match h.read(get_data(path), &[]).response {
+            Response::GetData(d) => d.data,
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut h = H::new();
+    h.session(S1);
+
+    let o = h.run(S1, Request::Create(create_with("/big", big(1))));
+    assert_eq!(o.err, ErrorCode::Ok);
+    assert_eq!(read(&h, "/big"), Some(big(1)));
+    assert_eq!(h.stat("/big").data_length, (INLINE_DATA_MAX + 100) as i32);
+    assert_eq!(data_key(&h, "/big"), Some(big(1).to_vec()));
+    let record = |h: &H| {
+        h.zk_entries()
+            .into_iter()
+            .find(|(k, _)| *k == keys::node("/big"))
+            .map(|(_, v)| v.len())
+            .unwrap()
+    };
+    assert!(record(&h) < 100, "the record leaves the data out");
+
+    // A child's create rewrites the parent's record, not its data; so does setACL.
+    assert_eq!(h.run(S1, create("/big/c")).err, ErrorCode::Ok);
+    assert_eq!(
+        h.run(S1, set_acl("/big", Some(Acl::open_unsafe()), -1)).err,
+        ErrorCode::Ok
+    );
+    assert_eq!(read(&h, "/big"), Some(big(1)));
+    assert_eq!(h.stat("/big").num_children, 1);
+
+    // Shrinking brings the data inline and deletes the key; growing puts it back.
+    assert_eq!(
+        h.run(S1, set("/big", Bytes::from_static(b"small"))).err,
+        ErrorCode::Ok
+    );
+    assert_eq!(data_key(&h, "/big"), None);
+    assert_eq!(read(&h, "/big"), Some(Bytes::from_static(b"small")));
+    assert_eq!(h.run(S1, set("/big", big(2))).err, ErrorCode::Ok);
+    assert_eq!(data_key(&h, "/big"), Some(big(2).to_vec()));
+    assert_eq!(read(&h, "/big"), Some(big(2)));
+
+    // One multi: grow, read-modify through the pending node, then delete and recreate small.
+    let o = h.run(
+        S1,
+        multi(vec![
+            MultiOp::SetData(SetDataRequest {
+                path: "/big".into(),
+                data: Some(big(3)),
+                version: -1,
+            }),
+            del_op("/big/c", -1),
+            del_op("/big", -1),
+            MultiOp::Create(create_with("/big", Bytes::from_static(b"again"))),
+        ]),
+    );
+    assert_eq!(o.err, ErrorCode::Ok, "{:?}", o.response);
+    assert_eq!(data_key(&h, "/big"), None);
+    assert_eq!(read(&h, "/big"), Some(Bytes::from_static(b"again")));
+
+    // Deleted and recreated with other long data in one multi: the new data is stored.
+    assert_eq!(h.run(S1, set("/big", big(4))).err, ErrorCode::Ok);
+    let o = h.run(
+        S1,
+        multi(vec![
+            del_op("/big", -1),
+            MultiOp::Create(create_with("/big", big(5))),
+        ]),
+    );
+    assert_eq!(o.err, ErrorCode::Ok, "{:?}", o.response);
+    assert_eq!(read(&h, "/big"), Some(big(5)));
+    assert_eq!(data_key(&h, "/big"), Some(big(5).to_vec()));
+
+    // A failed multi leaves everything as it was.
+    let o = h.run(
+        S1,
+        multi(vec![
+            MultiOp::SetData(SetDataRequest {
+                path: "/big".into(),
+                data: Some(Bytes::from_static(b"x")),
+                version: -1,
+            }),
+            check_op("/big", 1000),
+        ]),
+    );
+    assert!(
+        results(&o)
+            .iter()
+            .any(|r| matches!(r, MultiResult::Error(e) if *e != 0)),
+        "{o:?}"
+    );
+    assert_eq!(read(&h, "/big"), Some(big(5)));
+    assert_eq!(data_key(&h, "/big"), Some(big(5).to_vec()));
+
+    // A plain delete takes the key with it.
+    assert_eq!(h.run(S1, delete("/big", -1)).err, ErrorCode::Ok);
+    assert_eq!(data_key(&h, "/big"), None);
+    assert!(!h.exists("/big"));
+}
+
+/// Children listings and descendant counts find exactly the nodes below, at every depth, with
+/// siblings whose names extend each other and with data inline and apart.
+#[test]
+fn listings_and_counts_by_depth() {
+    use super::node::INLINE_DATA_MAX;
+
+    let mut h = H::new();
+    h.session(S1);
+    for p in [
+        "/a", "/ab", "/a/b", "/a/bc", "/a/b/c", "/a/b/c/d", "/ab/x", "/b",
+    ] {
+        let data = if p.len() % 2 == 0 {
+            Bytes::from(vec![b'x'; INLINE_DATA_MAX + 1])
+        } else {
+            Bytes::new()
+        };
+        let req = Request::Create(CreateRequest {
+            path: p.into(),
+            data: Some(data),
+            acl: Some(Acl::open_unsafe()),
+            flags: 0,
+        });
+        assert_eq!(h.run(S1, req).err, ErrorCode::Ok, "{p}");
+    }
+    let children = |h: &H, p: &str| -> Vec<String> {
+        match h
+            .read(
+                Request::GetChildren(GetChildrenRequest {
+                    path: p.into(),
+                    watch: false,
+                }),
+                &[],
+            )
+            .response
+        {
+            Response::GetChildren(c) => {
+                let mut v: Vec<String> = c.children.iter().map(|s| s.to_string()).collect();
+                v.sort();
+                v
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    let count = |h: &H, p: &str| -> i32 {
+        match h
+            .read(
+                Request::GetAllChildrenNumber(zoolog_jute::GetAllChildrenNumberRequest {
+                    path: p.into(),
+                }),
+                &[],
+            )
+            .response
+        {
+            Response::GetAllChildrenNumber(c) => c.total_number,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(children(&h, "/"), ["a", "ab", "b", "zookeeper"]);
+    assert_eq!(children(&h, "/a"), ["b", "bc"]);
+    assert_eq!(children(&h, "/a/b"), ["c"]);
+    assert_eq!(children(&h, "/ab"), ["x"]);
+    assert_eq!(children(&h, "/a/b/c/d"), Vec::<String>::new());
+    assert_eq!(count(&h, "/a"), 4);
+    assert_eq!(count(&h, "/a/b"), 2);
+    assert_eq!(count(&h, "/ab"), 1);
+    assert_eq!(count(&h, "/b"), 0);
+    assert_eq!(count(&h, "/"), 8 + 3, "with the three /zookeeper nodes");
+    assert_eq!(h.run(S1, delete("/a/b/c/d", -1)).err, ErrorCode::Ok);
+    assert_eq!(count(&h, "/a"), 3);
+    assert_eq!(children(&h, "/a/b/c"), Vec::<String>::new());
 }

@@ -42,17 +42,33 @@ pub(crate) fn initial_nodes() -> Vec<(&'static str, Node)> {
     ]
 }
 
-/// Writes the initial tree and a zxid of 0.
+/// Writes the initial tree, the key layout's version and a zxid of 0.
 pub(crate) fn initialize(ov: &mut Overlay<'_>) {
     for (p, node) in initial_nodes() {
         ov.add_node(p, node);
-        if p != path::ROOT
-            && let Some((parent, name)) = path::split(p)
-        {
-            ov.put_raw(keys::child(path::normalize(parent), name), Vec::new());
+    }
+    ov.put_raw(keys::META_LAYOUT.to_vec(), vec![keys::LAYOUT_VERSION]);
+    set_last_zxid(ov, 0);
+}
+
+/// Fails unless an initialised tree was written in this build's key layout.
+pub(crate) fn check_layout(r: &dyn TreeRead) -> Result<(), StoreError> {
+    match r.raw_bytes(keys::META_LAYOUT)?.as_deref() {
+        Some([v]) if *v == keys::LAYOUT_VERSION => Ok(()),
+        found => {
+            let version = match found {
+                None => "1 (no layout record)".to_owned(),
+                Some([v]) => v.to_string(),
+                Some(other) => format!("unreadable ({} bytes)", other.len()),
+            };
+            Err(StoreError::Corrupt(format!(
+                "the ZooKeeper tree in this data directory uses key layout {version}; this build \
+                 reads layout {}. Start it on an empty dataDir and copy the tree over with a \
+                 client, or run the build that wrote it",
+                keys::LAYOUT_VERSION
+            )))
         }
     }
-    set_last_zxid(ov, 0);
 }
 
 /// The last zxid, or `None` before initialisation.
@@ -86,7 +102,7 @@ pub(crate) fn children(r: &dyn TreeRead, path: &str) -> Result<Vec<String>, Stor
     })?;
     if bad {
         return Err(StoreError::Corrupt(format!(
-            "child index of {path:?} holds a non-UTF-8 name"
+            "a child of {path:?} has a non-UTF-8 name"
         )));
     }
     Ok(out)
@@ -94,13 +110,27 @@ pub(crate) fn children(r: &dyn TreeRead, path: &str) -> Result<Vec<String>, Stor
 
 /// The number of strict descendants of `path` (ZooKeeper's `getAllChildrenNumber`, without its
 /// root special cases).
+/// One scan per depth below `path`; the first depth without any descendant ends it (every
+/// deeper descendant would have an ancestor there).
 pub(crate) fn descendant_count(r: &dyn TreeRead, path: &str) -> Result<u64, StoreError> {
-    let mut n = 0u64;
-    r.scan_prefix(&keys::descendants_prefix(path), &mut |_, _| {
-        n += 1;
-        ControlFlow::Continue(())
-    })?;
-    Ok(n)
+    let path = path::normalize(path);
+    let mut total = 0u64;
+    let mut depth = keys::depth(path);
+    loop {
+        depth = match depth.checked_add(1) {
+            Some(d) => d,
+            None => return Ok(total),
+        };
+        let mut n = 0u64;
+        r.scan_prefix(&keys::descendants_prefix(path, depth), &mut |_, _| {
+            n += 1;
+            ControlFlow::Continue(())
+        })?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n;
+    }
 }
 
 /// The timeout of a session, if the session exists.
@@ -209,7 +239,7 @@ pub(crate) fn create_node(
     extended_types: bool,
     triggers: &mut Vec<WatchTrigger>,
 ) -> Result<(), StoreError> {
-    let Some((parent_path, name)) = path::split(path) else {
+    let Some((parent_path, _)) = path::split(path) else {
         return Err(StoreError::Corrupt(format!(
             "create of {path:?} without a parent"
         )));
@@ -222,7 +252,6 @@ pub(crate) fn create_node(
     parent.num_children = parent.num_children.wrapping_add(1);
     let parent_acl = parent.acl.clone();
     ov.put_node(parent_path, parent);
-    ov.put_raw(keys::child(parent_path, name), Vec::new());
     if let Some(k) = index_key(node.kind(extended_types), path) {
         ov.put_raw(k, Vec::new());
     }
@@ -246,7 +275,7 @@ pub(crate) fn delete_node(
     extended_types: bool,
     triggers: &mut Vec<WatchTrigger>,
 ) -> Result<bool, StoreError> {
-    let Some((parent_path, name)) = path::split(path) else {
+    let Some((parent_path, _)) = path::split(path) else {
         return Ok(false);
     };
     let parent_path = path::normalize(parent_path);
@@ -259,12 +288,11 @@ pub(crate) fn delete_node(
     parent.num_children = parent.num_children.wrapping_sub(1);
     let parent_acl = parent.acl.clone();
     ov.put_node(parent_path, parent);
-    ov.delete_raw(keys::child(parent_path, name));
     if let Some(k) = index_key(node.kind(extended_types), path) {
         ov.delete_raw(k);
     }
     triggers.push(WatchTrigger::new(path, TriggerKind::NodeDeleted).with_acl(&node.acl));
-    ov.remove_node(path);
+    ov.remove_node(path, &node);
     triggers.push(
         WatchTrigger::new(parent_path, TriggerKind::NodeChildrenChanged).with_acl(&parent_acl),
     );

@@ -39,11 +39,17 @@ fn read_node(
     memo: Option<&NodeMemo>,
 ) -> Result<Option<Node>, StoreError> {
     let path = path::normalize(path);
-    match (r.raw_bytes(&keys::node(path))?, memo) {
-        (Some(v), Some(memo)) => memo.node(path, v).map(Some),
-        (Some(v), None) => Node::decode(path, v).map(Some),
-        (None, _) => Ok(None),
+    let Some(record) = r.raw_bytes(&keys::node(path))? else {
+        return Ok(None);
+    };
+    let (mut node, apart) = match memo {
+        Some(memo) => memo.node(path, record)?,
+        None => Node::decode(path, record)?,
+    };
+    if let Some(len) = apart {
+        node.attach_data(path, len, r.raw_bytes(&keys::data(path))?)?;
     }
+    Ok(Some(node))
 }
 
 /// [`TreeRead`] over one partition of a [`StoreRead`] (a snapshot or a transaction).

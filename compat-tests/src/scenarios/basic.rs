@@ -49,6 +49,57 @@ pub fn add(v: &mut Vec<Sc>) {
         s.send("c1", get_ephemerals(None));
     });
 
+    sc(v, "long-data-and-deep-listings", |s| {
+        // zoolog keeps data over 512 bytes under a key of its own, and finds children by depth:
+        // long data through every write that changes it or leaves it alone, and listings and
+        // counts where names extend each other.
+        let long = |c: char| c.to_string().repeat(700);
+        s.connect("c1");
+        s.send("c1", create("/L", long('a').as_str(), 0));
+        s.send("c1", get_data("/L", false));
+        s.send("c1", create("/L/c", long('b').as_str(), 0));
+        s.send("c1", create("/Lx", "", 0));
+        s.send("c1", create("/L/cd", "", 0));
+        s.send("c1", create("/L/c/d", "", 0));
+        s.send("c1", get_children2("/L", false));
+        s.send("c1", get_children2("/", false));
+        s.send("c1", all_children("/L"));
+        s.send("c1", all_children("/"));
+        s.send("c1", get_data("/L", false));
+        s.send("c1", set_data("/L", "short", -1));
+        s.send("c1", get_data("/L", false));
+        s.send("c1", set_data("/L", long('c').as_str(), -1));
+        s.send("c1", get_data("/L", false));
+        s.send(
+            "c1",
+            multi(vec![
+                m_set("/L", long('d').as_str(), -1),
+                m_delete("/L/c/d", -1),
+                m_delete("/L/c", -1),
+                m_delete("/L/cd", -1),
+                m_delete("/L", -1),
+                m_create("/L", "again", 0),
+            ]),
+        );
+        s.send("c1", get_data("/L", false));
+        s.send(
+            "c1",
+            multi(vec![
+                m_delete("/L", -1),
+                m_create("/L", long('e').as_str(), 0),
+            ]),
+        );
+        s.send("c1", get_data("/L", false));
+        s.send(
+            "c1",
+            multi(vec![m_set("/L", "x", -1), m_set("/nope", "x", -1)]),
+        );
+        s.send("c1", get_data("/L", false));
+        s.send("c1", delete("/L", -1));
+        s.send("c1", exists("/L", false));
+        s.send("c1", all_children("/"));
+    });
+
     sc(v, "wide-listing-follows-changes", |s| {
         // zoolog caches listings of 64+ children: each change below must show in the next one.
         let list = |s: &mut Sc| {
