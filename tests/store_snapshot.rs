@@ -141,3 +141,66 @@ fn snapshots_keep_the_database_alive_after_the_writer_is_gone() {
     assert_eq!(shared.applied_cursor(), 1);
     assert_eq!(shared.durable_cursor(), 1);
 }
+
+/// A read shared between snapshots (`get_bytes_shared`, the cursor) answers each snapshot with
+/// its own committed state: snapshots of one state share the answer, the first snapshot after a
+/// commit, spill or flush reads again — also when every write is already in RocksDB.
+#[test]
+fn shared_reads_follow_every_commit() {
+    let dir = tempdir().unwrap();
+    let mut store = open(dir.path());
+    let p = store.partition("p").unwrap();
+    let shared = |store: &zoolog::store::LocalStore| {
+        let snap = store.snapshot();
+        // Another key of the same partition, shared too, must not answer for this one.
+        assert_eq!(
+            snap.get_bytes_shared(&p, b"other").unwrap().as_deref(),
+            Some(&b"other"[..])
+        );
+        (
+            snap.cursor().unwrap(),
+            snap.get_bytes_shared(&p, b"zxid")
+                .unwrap()
+                .map(|b| b.to_vec()),
+        )
+    };
+    let mut txn = store.begin();
+    txn.put(&p, b"other", b"other");
+    txn.commit(0).unwrap();
+    let mut cursor = 0;
+    for round in 1..=6u64 {
+        let mut txn = store.begin();
+        txn.put(&p, b"zxid", round.to_be_bytes());
+        cursor += 1;
+        txn.commit(cursor).unwrap();
+        if round % 2 == 0 {
+            // Everything spilled and flushed: the view has no layers, RocksDB answers.
+            store.flush().unwrap();
+        }
+        let expected = (cursor, Some(round.to_be_bytes().to_vec()));
+        assert_eq!(shared(&store), expected, "round {round}");
+        // A second snapshot of the same state takes the shared answer, and it is the same.
+        assert_eq!(shared(&store), expected, "round {round}, again");
+        let held = store.snapshot();
+        let mut txn = store.begin();
+        txn.delete(&p, b"zxid");
+        cursor += 1;
+        txn.commit(cursor).unwrap();
+        // A snapshot taken before the delete still sees the value; one after does not.
+        assert_eq!(
+            held.get_bytes_shared(&p, b"zxid")
+                .unwrap()
+                .map(|b| b.to_vec()),
+            expected.1
+        );
+        assert_eq!(shared(&store), (cursor, None), "round {round}, deleted");
+        if round % 3 == 0 {
+            store.flush().unwrap();
+            assert_eq!(
+                shared(&store),
+                (cursor, None),
+                "round {round}, deleted, flushed"
+            );
+        }
+    }
+}

@@ -24,6 +24,12 @@ pub trait StoreRead {
         Ok(self.get(partition, key)?.map(Bytes::from))
     }
 
+    /// [`get_bytes`](Self::get_bytes) for a key that every reader asks for (a counter, a
+    /// cursor): a snapshot answers it once for all snapshots of the same committed state.
+    fn get_bytes_shared(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
+        self.get_bytes(partition, key)
+    }
+
     /// Calls `visit` on every entry of `partition` within `range`, in ascending key order, until
     /// it returns `ControlFlow::Break`.
     fn for_each(

@@ -66,12 +66,18 @@ impl ReadSnapshot {
         if let Some(staged) = self.view.get(SYSTEM_PARTITION, CURSOR_KEY) {
             return decode_cursor(staged.map(Bytes::as_ref));
         }
+        if let Some(shared) = self.view.shared_read(SYSTEM_PARTITION, CURSOR_KEY) {
+            return decode_cursor(shared.as_deref());
+        }
         let inner = self.inner();
         let system = inner.system_cf()?;
         let stored = self
             .cell
             .borrow_dependent()
-            .get_pinned_cf(&system, CURSOR_KEY)?;
+            .get_pinned_cf(&system, CURSOR_KEY)?
+            .map(|v| Bytes::copy_from_slice(&v));
+        self.view
+            .remember_read(SYSTEM_PARTITION, CURSOR_KEY, stored.clone());
         decode_cursor(stored.as_deref())
     }
 
@@ -157,6 +163,21 @@ impl StoreRead for ReadSnapshot {
         let cf = self.inner().cf(partition)?;
         let value = self.cell.borrow_dependent().get_pinned_cf(&cf, key)?;
         Ok(value.map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    /// Answered once per committed state: every snapshot that shares this one's view shares the
+    /// answer.
+    fn get_bytes_shared(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
+        if let Some(staged) = self.view.get(partition.name(), key) {
+            return Ok(staged.cloned());
+        }
+        if let Some(shared) = self.view.shared_read(partition.name(), key) {
+            return Ok(shared);
+        }
+        let value = self.get_bytes(partition, key)?;
+        self.view
+            .remember_read(partition.name(), key, value.clone());
+        Ok(value)
     }
 
     fn for_each(

@@ -29,7 +29,7 @@
 use std::collections::BTreeMap;
 use std::iter::Peekable;
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use imbl::OrdMap;
@@ -114,12 +114,22 @@ impl Layer {
     }
 }
 
+/// Most point reads a view keeps for every snapshot that shares it.
+const SHARED_READS_MAX: usize = 8;
+
+/// One point read kept by a view: partition, key, value.
+type SharedRead = (String, Vec<u8>, Option<Bytes>);
+
 /// The staged state as of one commit: layers, newest first, and how many spills had started.
 #[derive(Default)]
 pub(crate) struct View {
     layers: Vec<Layer>,
     /// Spills started when the view was published (its spilling layer's included).
     started: u64,
+    /// Answers to point reads every reader makes (a cursor, a counter), by partition and key.
+    /// Every snapshot sharing this view shows the same committed state (a commit, freeze or
+    /// spill publishes a new view), so an answer holds for all of them.
+    shared_reads: Mutex<Vec<SharedRead>>,
 }
 
 impl View {
@@ -131,7 +141,34 @@ impl View {
         if let Some(s) = spilling {
             layers.push(s.clone());
         }
-        View { layers, started }
+        View {
+            layers,
+            started,
+            shared_reads: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The answer a snapshot of this view already read for `key` in `cf`, if one did.
+    pub(crate) fn shared_read(&self, cf: &str, key: &[u8]) -> Option<Option<Bytes>> {
+        let reads = self
+            .shared_reads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        reads
+            .iter()
+            .find(|(c, k, _)| c == cf && k == key)
+            .map(|(_, _, v)| v.clone())
+    }
+
+    /// Keeps what a snapshot of this view read for `key` in `cf` (for a few keys only).
+    pub(crate) fn remember_read(&self, cf: &str, key: &[u8], value: Option<Bytes>) {
+        let mut reads = self
+            .shared_reads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if reads.len() < SHARED_READS_MAX && !reads.iter().any(|(c, k, _)| c == cf && k == key) {
+            reads.push((cf.to_owned(), key.to_vec(), value));
+        }
     }
 
     /// The newest staged write of `key`, if any layer holds one.

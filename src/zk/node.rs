@@ -23,8 +23,9 @@ const NODE_FORMAT_V2: u8 = 2;
 
 /// Data up to this many bytes is stored inside the node record; longer data under its own key.
 /// A child listing reads the records of the children it lists, so this bounds what it reads per
-/// child; data above it costs a second key on every write that changes the data.
-pub const INLINE_DATA_MAX: usize = 512;
+/// child; data above it costs a second key on every write that changes it, and a second lookup
+/// on every read of it (getData of 10 KB measured about −20%).
+pub const INLINE_DATA_MAX: usize = 1024;
 
 /// `EphemeralType.CONTAINER_EPHEMERAL_OWNER`.
 pub const CONTAINER_OWNER: i64 = i64::MIN;

@@ -73,7 +73,7 @@ pub(crate) fn check_layout(r: &dyn TreeRead) -> Result<(), StoreError> {
 
 /// The last zxid, or `None` before initialisation.
 pub(crate) fn last_zxid(r: &dyn TreeRead) -> Result<Option<i64>, StoreError> {
-    match r.raw_bytes(keys::META_ZXID)? {
+    match r.raw_bytes_shared(keys::META_ZXID)? {
         None => Ok(None),
         Some(v) => {
             let raw: [u8; 8] = v[..]

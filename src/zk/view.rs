@@ -23,6 +23,12 @@ pub(crate) trait TreeRead {
         Ok(self.raw(key)?.map(Bytes::from))
     }
 
+    /// [`raw_bytes`](Self::raw_bytes) of a key every reader asks for (the last zxid): a read
+    /// snapshot answers it once per committed state.
+    fn raw_bytes_shared(&self, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
+        self.raw_bytes(key)
+    }
+
     /// Visits every entry whose key starts with `prefix`, in key order, until `Break`.
     fn scan_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError>;
 
@@ -95,6 +101,10 @@ impl TreeRead for StoreView<'_> {
 
     fn raw_bytes(&self, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
         self.store.get_bytes(self.partition, key)
+    }
+
+    fn raw_bytes_shared(&self, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
+        self.store.get_bytes_shared(self.partition, key)
     }
 
     fn scan_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {

@@ -50,10 +50,10 @@ pub fn add(v: &mut Vec<Sc>) {
     });
 
     sc(v, "long-data-and-deep-listings", |s| {
-        // zoolog keeps data over 512 bytes under a key of its own, and finds children by depth:
+        // zoolog keeps data over 1 KiB under a key of its own, and finds children by depth:
         // long data through every write that changes it or leaves it alone, and listings and
         // counts where names extend each other.
-        let long = |c: char| c.to_string().repeat(700);
+        let long = |c: char| c.to_string().repeat(1500);
         s.connect("c1");
         s.send("c1", create("/L", long('a').as_str(), 0));
         s.send("c1", get_data("/L", false));
