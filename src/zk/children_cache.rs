@@ -3,13 +3,13 @@
 //! `maxGetChildrenResponseCacheSize`).
 //!
 //! A listing is a prefix scan of the children's node records (one depth below the parent):
-//! ~100 ns per child, most of it RocksDB's iterator. A cached listing is kept with the parent's `(czxid, cversion, pzxid, numChildren)`
-//! when it was taken, and is used only for a parent with exactly those values. Every delete sets
-//! the parent's pzxid to its own zxid, which no earlier transaction had. Every create bumps
-//! cversion, or, when cversion has wrapped (ZooKeeper then leaves cversion and pzxid alone),
-//! changes numChildren. czxid tells two incarnations of a path apart. So a hit is exactly what
-//! the scan would return, at any snapshot and inside apply alike. Nothing invalidates entries;
-//! they only go stale.
+//! ~100 ns per child, most of it RocksDB's iterator. A cached listing is kept with the parent's
+//! `(czxid, cversion, pzxid, numChildren)` when it was taken, and is used only for a parent with
+//! exactly those values. Every delete sets the parent's pzxid to its own zxid, which no earlier
+//! transaction had. Every create bumps cversion, or, when cversion has wrapped (ZooKeeper then
+//! leaves cversion and pzxid alone), changes numChildren. czxid tells two incarnations of a path
+//! apart. So a hit is exactly what the scan would return, at any snapshot and inside apply alike.
+//! Nothing invalidates entries; they only go stale.
 //!
 //! Layer: `zk` soft state, shared by the readers of one node; never feeds a state change.
 

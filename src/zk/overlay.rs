@@ -93,8 +93,8 @@ impl<'a> Overlay<'a> {
     }
 
     /// The writes to make, with the node count brought up to date: each key once (node records,
-    /// their data keys and other keys never share a key), so their order does not matter. The base's node memo
-    /// (if any) learns the encodings of the nodes written.
+    /// their data keys and other keys never share a key), so their order does not matter. The
+    /// base's node memo (if any) learns the encodings of the nodes written.
     pub(crate) fn into_writes(self) -> Result<Writes, StoreError> {
         let memo = self.base.memo();
         let mut writes: Vec<(Vec<u8>, Option<Bytes>)> =

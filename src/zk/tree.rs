@@ -110,6 +110,7 @@ pub(crate) fn children(r: &dyn TreeRead, path: &str) -> Result<Vec<String>, Stor
 
 /// The number of strict descendants of `path` (ZooKeeper's `getAllChildrenNumber`, without its
 /// root special cases).
+///
 /// One scan per depth below `path`; the first depth without any descendant ends it (every
 /// deeper descendant would have an ancestor there).
 pub(crate) fn descendant_count(r: &dyn TreeRead, path: &str) -> Result<u64, StoreError> {
