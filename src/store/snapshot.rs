@@ -63,22 +63,35 @@ impl ReadSnapshot {
 
     /// The apply cursor this snapshot reflects: every log entry below it is applied in it.
     pub fn cursor(&self) -> Result<u64> {
-        if let Some(staged) = self.view.get(SYSTEM_PARTITION, CURSOR_KEY) {
-            return decode_cursor(staged.map(Bytes::as_ref));
-        }
-        if let Some(shared) = self.view.shared_read(SYSTEM_PARTITION, CURSOR_KEY) {
-            return decode_cursor(shared.as_deref());
-        }
-        let inner = self.inner();
-        let system = inner.system_cf()?;
-        let stored = self
-            .cell
-            .borrow_dependent()
-            .get_pinned_cf(&system, CURSOR_KEY)?
-            .map(|v| Bytes::copy_from_slice(&v));
-        self.view
-            .remember_read(SYSTEM_PARTITION, CURSOR_KEY, stored.clone());
+        let stored = self.shared(SYSTEM_PARTITION, CURSOR_KEY, || {
+            let system = self.inner().system_cf()?;
+            let value = self
+                .cell
+                .borrow_dependent()
+                .get_pinned_cf(&system, CURSOR_KEY)?;
+            Ok(value.map(|v| Bytes::copy_from_slice(&v)))
+        })?;
         decode_cursor(stored.as_deref())
+    }
+
+    /// The value of `key` in the column family `cf`: staged, else the answer a snapshot of the
+    /// same view already read, else `read` (its answer kept with the view for the next
+    /// snapshots).
+    fn shared(
+        &self,
+        cf: &str,
+        key: &[u8],
+        read: impl FnOnce() -> Result<Option<Bytes>>,
+    ) -> Result<Option<Bytes>> {
+        if let Some(staged) = self.view.get(cf, key) {
+            return Ok(staged.cloned());
+        }
+        if let Some(shared) = self.view.shared_read(cf, key) {
+            return Ok(shared);
+        }
+        let value = read()?;
+        self.view.remember_read(cf, key, value.clone());
+        Ok(value)
     }
 
     /// The user partitions that exist now, in name order.
@@ -168,16 +181,7 @@ impl StoreRead for ReadSnapshot {
     /// Answered once per committed state: every snapshot that shares this one's view shares the
     /// answer.
     fn get_bytes_shared(&self, partition: &Partition, key: &[u8]) -> Result<Option<Bytes>> {
-        if let Some(staged) = self.view.get(partition.name(), key) {
-            return Ok(staged.cloned());
-        }
-        if let Some(shared) = self.view.shared_read(partition.name(), key) {
-            return Ok(shared);
-        }
-        let value = self.get_bytes(partition, key)?;
-        self.view
-            .remember_read(partition.name(), key, value.clone());
-        Ok(value)
+        self.shared(partition.name(), key, || self.get_bytes(partition, key))
     }
 
     fn for_each(
