@@ -104,7 +104,7 @@ fn main() -> ExitCode {
             let nice = config.server_worker_nice;
             builder.on_thread_park(move || zoolog::server::priority::lower_worker_once(nice));
             builder.on_thread_unpark(move || zoolog::server::priority::lower_worker_once(nice));
-            Run::Serve(config)
+            Run::Serve(Box::new(config))
         }
         Command::Ctl {
             config,
@@ -124,7 +124,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match command {
-        Run::Serve(config) => runtime.block_on(serve(config)),
+        Run::Serve(config) => runtime.block_on(serve(*config)),
         Run::Ctl {
             config,
             data_dir,
@@ -142,7 +142,7 @@ fn main() -> ExitCode {
 
 /// A command, its config read where the runtime depends on it.
 enum Run {
-    Serve(Config),
+    Serve(Box<Config>),
     Ctl {
         config: Option<PathBuf>,
         data_dir: Option<PathBuf>,
@@ -164,8 +164,9 @@ async fn serve(config: Config) -> Result<(), String> {
         // Harnesses that start zoolog on port 0 read the real address from this line.
         println!("zoolog: serving on {addr}");
     }
+    let stopper = server.stopper();
     let ctl_svc = svc.clone();
-    tokio::spawn(async move {
+    let ctl = tokio::spawn(async move {
         if let Err(e) = ctl::serve(ctl_svc).await {
             tracing::warn!(error = %e, "control socket unavailable");
         }
@@ -177,9 +178,25 @@ async fn serve(config: Config) -> Result<(), String> {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; shutting down"),
         _ = term.recv() => tracing::info!("terminated; shutting down"),
     }
-    svc.shutdown().await;
-    Ok(())
+    // In order: no more accepts (the listener closed with `run`), no more admin calls, every
+    // client connection closed, then the node itself (drain, stop applying, flush, close the log).
+    ctl.abort();
+    let _ = ctl.await;
+    if !stopper.close_connections(SHUTDOWN_GRACE).await {
+        tracing::warn!("some client connections did not close in time");
+    }
+    if svc.shutdown(SHUTDOWN_GRACE).await {
+        Ok(())
+    } else {
+        Err(
+            "the shutdown was not clean (see the log); the next start replays what is missing"
+                .into(),
+        )
+    }
 }
+
+/// How long each step of the shutdown may take before the next one goes ahead anyway.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn ctl_call(
     config: Option<PathBuf>,

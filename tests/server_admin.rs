@@ -9,32 +9,13 @@ mod zoolog_proc;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use zookeeper_client as zk;
-use zoolog_proc::{free_port, start, write_cfg, write_cfg_with};
-
-fn ctl(data_dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_zoolog"))
-        .arg("ctl")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .output()
-        .expect("run zoolog ctl");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
+use zoolog_proc::{ctl, free_port, start, write_cfg, write_cfg_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctl_reconfigure_with_writes_in_flight() {
@@ -332,4 +313,94 @@ fn worker_nice_zero_leaves_every_thread_alone() {
     }
     let threads = thread_nices(pid);
     assert!(threads.iter().all(|(_, n)| *n == base), "{threads:?}");
+}
+
+#[test]
+fn max_cnxns_caps_connections_from_every_address() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_cfg_with(dir.path(), free_port(), "maxClientCnxns=0\nmaxCnxns=2\n");
+    let node = start(&cfg);
+    assert_eq!(handshake(node.addr).expect("first"), 41);
+    assert_eq!(handshake(node.addr).expect("second"), 41);
+    assert_eq!(
+        handshake(node.addr).unwrap_or(0),
+        0,
+        "a connection past maxCnxns is closed unanswered"
+    );
+}
+
+/// Runs `zoolog serve` on `cfg_text` (with `myid` in its dataDir if given) and returns its
+/// stderr if it refused to start.
+fn refused(cfg_text: &str, myid: Option<&str>) -> Option<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    if let Some(id) = myid {
+        std::fs::write(data.join("myid"), id).expect("myid");
+    }
+    let cfg = dir.path().join("zoo.cfg");
+    let port = free_port();
+    std::fs::write(
+        &cfg,
+        format!(
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n{cfg_text}",
+            data.display()
+        ),
+    )
+    .expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zoolog"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    let mut line = String::new();
+    let _ = std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    );
+    if line.contains("serving on") {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(!out.status.success());
+    Some(String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn an_ensemble_configuration_is_refused_by_line_not_served_alone() {
+    let three = "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.2:2888:3888\nserver.3=127.0.0.3:2888:3888\n";
+    let err =
+        refused(three, Some("1")).expect("a 3-server zoo.cfg must not start a standalone node");
+    assert!(
+        err.contains("zoo.cfg:6:") && err.contains("zoolog does not run ensembles yet"),
+        "{err}"
+    );
+    let err = refused("dynamicConfigFile=/etc/zookeeper/zoo.cfg.dynamic\n", None)
+        .expect("a dynamic config must not start a standalone node");
+    assert!(
+        err.contains("zoo.cfg:5:") && err.contains("dynamicConfigFile"),
+        "{err}"
+    );
+    let err = refused(
+        "standaloneEnabled=false\nserver.1=127.0.0.1:2888:3888\n",
+        Some("1"),
+    )
+    .expect("standaloneEnabled=false asks for an ensemble");
+    assert!(err.contains("zoo.cfg:6:"), "{err}");
+    let err = refused("server.2=127.0.0.1:2888:3888\n", Some("1"))
+        .expect("a server list without this node");
+    assert!(err.contains("myid") && err.contains("server 1"), "{err}");
+    let err = refused("server.1=127.0.0.1:2888\n", None).expect("a bad server line");
+    assert!(
+        err.contains("zoo.cfg:5:") && err.contains("server.1"),
+        "{err}"
+    );
+    // The one accepted form: a single server.N line for this node, standalone as in ZooKeeper.
+    assert_eq!(refused("server.1=127.0.0.1:2888:3888\n", Some("1")), None);
+    assert_eq!(refused("server.1=127.0.0.1:2888:3888\n", None), None);
 }

@@ -8,6 +8,7 @@
 //! * `zoolog-bench list`  — the workload names.
 
 mod client;
+mod limits;
 mod load;
 mod procfs;
 mod report;
@@ -44,8 +45,31 @@ enum Cmd {
     Smoke(SmokeArgs),
     /// One workload against a running server (nothing is started).
     Load(LoadArgs),
+    /// What a client that never reads, idle sessions and a slow watcher cost each server.
+    Limits(LimitsArgs),
     /// List the workload names.
     List(ScaleArgs),
+}
+
+#[derive(Args, Debug)]
+struct LimitsArgs {
+    #[command(flatten)]
+    servers: ServerArgs,
+    /// getData requests the never-reading client pipelines.
+    #[arg(long, default_value_t = 3000)]
+    requests: usize,
+    /// Size of the znode it reads, bytes.
+    #[arg(long, default_value_t = 1_000_000)]
+    value_bytes: usize,
+    /// Idle sessions opened.
+    #[arg(long, default_value_t = 3000)]
+    idle: usize,
+    /// Changes made under the slow watcher's watch.
+    #[arg(long, default_value_t = 100_000)]
+    changes: usize,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -253,6 +277,7 @@ fn main() -> ExitCode {
         Cmd::Run(a) => cmd_run(a),
         Cmd::Smoke(a) => cmd_smoke(a),
         Cmd::Load(a) => cmd_load(a),
+        Cmd::Limits(a) => cmd_limits(a),
         Cmd::List(s) => {
             for w in workload::standard(s.scale()) {
                 println!(
@@ -470,6 +495,25 @@ fn cmd_smoke(a: SmokeArgs) -> Result<(), String> {
         );
         Err("smoke run failed".into())
     }
+}
+
+fn cmd_limits(a: LimitsArgs) -> Result<(), String> {
+    let (launcher, servers) = launcher(&a.servers)?;
+    let cfg = limits::LimitsCfg {
+        launcher,
+        servers,
+        data_root: a.servers.data_root.clone(),
+        requests: a.requests,
+        value_bytes: a.value_bytes,
+        idle: a.idle,
+        changes: a.changes,
+    };
+    let rows = limits::run(&cfg)?;
+    if let Some(path) = &a.json {
+        let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn cmd_load(a: LoadArgs) -> Result<(), String> {

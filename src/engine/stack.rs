@@ -259,9 +259,42 @@ impl Stack {
         Ok(start)
     }
 
-    /// Stops the stack: the apply loop ends, the store is flushed and closed, pending proposals
-    /// fail, and the engines let go of each other.
+    /// Whether the stack takes proposals more slowly than they come: its batching queue holds
+    /// more than its bound. Proposers that can hold back (connections reading requests) do.
+    pub fn congested(&self) -> bool {
+        self.batching.as_ref().is_some_and(|b| b.congested())
+    }
+
+    /// Waits, up to `within`, until every proposal made so far is applied (or failed) and the
+    /// apply loop has reached the log's tail: the first step of a clean shutdown, once nothing
+    /// proposes any more. Returns whether it got there in time.
+    pub async fn drain(&self, within: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let queued = self.batching.as_ref().map_or(0, |b| b.queued());
+            if queued == 0 && self.base.stats().pending == 0 {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        matches!(
+            tokio::time::timeout_at(deadline, self.sync()).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Stops the stack and drops it (its store handles with it, so the store can be reopened).
     pub async fn shutdown(self) -> Result<(), EngineError> {
+        self.stop().await
+    }
+
+    /// Stops the stack: the apply loop ends, the store is flushed and closed, pending proposals
+    /// fail, and the engines let go of each other. For owners that share the stack; the store's
+    /// database stays open until the last handle on it (this stack's included) is dropped.
+    pub async fn stop(&self) -> Result<(), EngineError> {
         let res = self.base.shutdown().await;
         for o in &self.observers {
             o.detach();

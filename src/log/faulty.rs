@@ -254,4 +254,8 @@ impl Loglet for FaultyLoglet {
     async fn prefix_trim(&self, pos: Pos) -> Result<()> {
         self.inner.prefix_trim(pos).await
     }
+
+    async fn close(&self) -> Result<()> {
+        self.inner.close().await
+    }
 }

@@ -51,6 +51,13 @@ pub trait Loglet: Send + Sync + 'static {
     /// Trims every entry below `pos` (clamped to the tail).
     async fn prefix_trim(&self, pos: Pos) -> Result<()>;
 
+    /// Closes this handle at shutdown: appends acknowledged before are durable, appends after
+    /// fail with [`LogError::Unavailable`](super::LogError::Unavailable), and the loglet lets go
+    /// of its threads and files. Idempotent. Loglets with nothing to let go of need not act.
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Registers `watcher`, told the new tail as entries become durable: lets a reader waiting
     /// at the tail wake without polling or a hop through the appender. A hint only; loglets
     /// that cannot tell ignore it (readers then poll `check_tail`).

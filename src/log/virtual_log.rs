@@ -516,6 +516,15 @@ impl Loglet for VirtualLog {
         Self::watch_active(&self.current(), watcher);
     }
 
+    /// Closes the loglets of the chain in hand (the active one takes no append after this).
+    async fn close(&self) -> Result<()> {
+        let cur = self.current();
+        for live in &cur.segments {
+            live.loglet.close().await?;
+        }
+        Ok(())
+    }
+
     async fn prefix_trim(&self, pos: Pos) -> Result<()> {
         for _ in 0..self.opts.max_meta_rounds.max(1) {
             let seen = self.current().version;

@@ -93,8 +93,23 @@ fn status(svc: &ZkService) -> String {
     let _ = writeln!(out, "stack: {}", stack.describe());
     let _ = writeln!(out, "applied: {}", base.applied_cursor());
     let _ = writeln!(out, "durable: {}", *base.durable().borrow());
+    let _ = writeln!(out, "replayed_at_start: {}", svc.replayed_at_start());
+    let _ = writeln!(
+        out,
+        "outstanding_requests: {}",
+        svc.stats()
+            .outstanding
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
     let _ = writeln!(out, "last_zxid: 0x{:x}", svc.last_zxid());
     let _ = writeln!(out, "sessions: {}", svc.sessions().len());
+    let _ = writeln!(
+        out,
+        "overflow_drops: {}",
+        svc.stats()
+            .overflow_drops
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         let _ = writeln!(out, "worker_threads: {}", rt.metrics().num_workers());
     }

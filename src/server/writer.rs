@@ -1,7 +1,9 @@
 //! The write half of a connection: frames queued by the processor and by the hub (replies,
 //! notifications) gather in one buffer, and everything gathered by the time the socket takes it
 //! goes out in one write. The connection task writes it between the other things it waits for,
-//! so a reply costs no wake-up of a separate writer.
+//! so a reply costs no wake-up of a separate writer. The buffer exists only while something is
+//! waiting to be written (an idle connection holds none), and what is written is reported to
+//! the connection's [`ConnQueue`], which counts what the client has not taken.
 //!
 //! Layer: `server`; touches only its buffer and the socket half it is given.
 
@@ -11,6 +13,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 
+use crate::zk::conn_queue::ConnQueue;
 use crate::zk::hub::Outbound;
 
 /// What is waiting to be written to the client.
@@ -24,7 +27,7 @@ pub struct Outgoing {
 impl Default for Outgoing {
     fn default() -> Self {
         Outgoing {
-            buf: BytesMut::with_capacity(16 * 1024),
+            buf: BytesMut::new(),
             closed: false,
         }
     }
@@ -69,27 +72,34 @@ impl Outgoing {
         self.closed
     }
 
-    /// Writes what the socket takes now, without waiting. `Err`: the connection is gone.
-    pub fn write_now(&mut self, sock: &OwnedWriteHalf) -> io::Result<()> {
+    /// Writes what the socket takes now, without waiting, and tells `queue` how much went.
+    /// `Err`: the connection is gone.
+    pub fn write_now(&mut self, sock: &OwnedWriteHalf, queue: &ConnQueue) -> io::Result<()> {
         while !self.buf.is_empty() {
             match sock.try_write(&self.buf) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.buf.advance(n),
+                Ok(n) => {
+                    self.buf.advance(n);
+                    queue.written(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
             }
         }
-        if self.buf.is_empty() && self.buf.capacity() > 1 << 20 {
-            // A burst of large replies is over: do not keep its buffer for the connection's life.
-            self.buf = BytesMut::with_capacity(16 * 1024);
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            // Everything is out: an idle connection keeps no buffer.
+            self.buf = BytesMut::new();
         }
         Ok(())
     }
 
-    /// Writes everything left, waiting as long as it takes, then shuts the socket down.
-    pub async fn finish<W: AsyncWrite + Unpin>(mut self, sock: &mut W) {
+    /// Writes everything left, waiting as long as it takes (callers bound it), then shuts the
+    /// socket down.
+    pub async fn finish<W: AsyncWrite + Unpin>(mut self, sock: &mut W, queue: &ConnQueue) {
         if !self.buf.is_empty() {
+            let n = self.buf.len();
             let _ = sock.write_all(&self.buf).await;
+            queue.written(n);
             self.buf.clear();
         }
         let _ = sock.shutdown().await;

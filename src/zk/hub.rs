@@ -24,7 +24,6 @@ use std::time::Instant;
 
 use ahash::RandomState;
 use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc::UnboundedSender;
 use zoolog_jute::{
     ErrorCode, EventType, Id, Jute, KeeperState, Perms, ReplyHeader, Request, Response,
     WatcherEvent, xid,
@@ -35,6 +34,7 @@ use crate::engine::Pos;
 use super::acl;
 use super::applicator::ZkListener;
 use super::config::ZkConfig;
+use super::conn_queue::ConnQueue;
 use super::outcome::ZkOutcome;
 use super::read::ZkReader;
 use super::sessions::SessionTracker;
@@ -55,7 +55,7 @@ pub enum Outbound {
 
 /// A connection as the hub knows it.
 pub struct ConnHandle {
-    pub tx: UnboundedSender<Outbound>,
+    pub tx: Arc<ConnQueue>,
     /// The connection's auth ids, for filtering notifications by READ permission.
     pub auth: Vec<Id>,
     pub session: i64,
@@ -105,7 +105,7 @@ struct Outbox {
     /// When the connection's first frame was held: the flush goes in that order, so that (as in
     /// ZooKeeper) the notifications a write causes leave before its reply.
     seq: usize,
-    tx: UnboundedSender<Outbound>,
+    tx: Arc<ConnQueue>,
     frames: Vec<Bytes>,
     /// How many of `frames` are replies of the connection's writes.
     writes: u32,
@@ -131,22 +131,51 @@ impl Hub {
     }
 
     /// Sends what is held, each connection's frames in one message, connections in the order
-    /// their first frame was held.
-    fn send_held(held: HeldFrames) {
-        let mut held: Vec<Outbox> = held.into_values().collect();
-        held.sort_unstable_by_key(|o| o.seq);
-        for mut out in held {
+    /// their first frame was held. A connection whose client has left more than `max_unsent`
+    /// bytes untaken is dropped instead (see [`ConnQueue`]); their ids are returned, for the
+    /// caller to forget under the hub's lock.
+    fn send_held(held: HeldFrames, max_unsent: usize) -> Vec<ConnId> {
+        let mut held: Vec<(ConnId, Outbox)> = held.into_iter().collect();
+        held.sort_unstable_by_key(|(_, o)| o.seq);
+        let mut dropped = Vec::new();
+        for (conn, mut out) in held {
             if out.writes > 0 || out.frames.len() > 1 {
-                let _ = out.tx.send(Outbound::Frames {
+                out.tx.send(Outbound::Frames {
                     frames: out.frames,
                     writes: out.writes,
                 });
             } else if let Some(f) = out.frames.pop() {
-                let _ = out.tx.send(Outbound::Frame(f));
+                out.tx.send(Outbound::Frame(f));
             }
             if out.close {
-                let _ = out.tx.send(Outbound::Close);
+                out.tx.send(Outbound::Close);
+            } else if out.tx.unsent() > max_unsent && !out.tx.aborted() {
+                tracing::warn!(
+                    conn,
+                    unsent = out.tx.unsent(),
+                    max_unsent,
+                    "a client takes its replies and notifications too slowly; dropping its connection (its session lives on)"
+                );
+                out.tx.abort();
+                dropped.push(conn);
             }
+        }
+        dropped
+    }
+
+    /// Sends what is held (under the hub's lock) and forgets the connections dropped for
+    /// overflow.
+    fn send_held_locked(&self, st: &mut HubState) {
+        let dropped = Self::send_held(std::mem::take(&mut st.outbox), self.max_unsent);
+        self.forget_dropped(st, dropped);
+    }
+
+    /// Forgets connections dropped for overflow, and their watches.
+    fn forget_dropped(&self, st: &mut HubState, dropped: Vec<ConnId>) {
+        for c in dropped {
+            st.conns.remove(&c);
+            st.watches.drop_conn(c);
+            self.stats.overflow_drops.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -159,6 +188,8 @@ impl Hub {
 /// Connections, watches, and the listener of applied commands.
 pub struct Hub {
     config: ZkConfig,
+    /// Untaken output past which a connection is dropped (`zoolog.server.maxUnsentKB`).
+    max_unsent: usize,
     state: Mutex<HubState>,
     sessions: Arc<SessionTracker>,
     stats: Arc<ServerStats>,
@@ -198,9 +229,15 @@ pub fn notification_frame(event: EventType, path: &str) -> Bytes {
 }
 
 impl Hub {
-    pub fn new(config: ZkConfig, sessions: Arc<SessionTracker>, stats: Arc<ServerStats>) -> Self {
+    pub fn new(
+        config: ZkConfig,
+        max_unsent: usize,
+        sessions: Arc<SessionTracker>,
+        stats: Arc<ServerStats>,
+    ) -> Self {
         Hub {
             config,
+            max_unsent,
             state: Mutex::new(HubState {
                 watches: WatchManager::new(),
                 conns: BTreeMap::new(),
@@ -230,7 +267,7 @@ impl Hub {
             .collect();
         for c in others {
             if let Some(h) = st.conns.remove(&c) {
-                let _ = h.tx.send(Outbound::Close);
+                h.tx.send(Outbound::Close);
             }
             st.watches.drop_conn(c);
         }
@@ -288,7 +325,7 @@ impl Hub {
         let mut st = self.lock();
         let conns = std::mem::take(&mut st.conns);
         for (c, h) in conns {
-            let _ = h.tx.send(Outbound::Close);
+            h.tx.send(Outbound::Close);
             st.watches.drop_conn(c);
         }
     }
@@ -304,7 +341,7 @@ impl Hub {
             .collect();
         for c in ids {
             if let Some(h) = st.conns.remove(&c) {
-                let _ = h.tx.send(Outbound::Close);
+                h.tx.send(Outbound::Close);
             }
             st.watches.drop_conn(c);
         }
@@ -376,7 +413,7 @@ impl ZkListener for Hub {
         if notified {
             // As in ZooKeeper, the notifications leave before the reply of the write that
             // caused them, whichever connections they go to: send everything held so far now.
-            Self::send_held(std::mem::take(&mut st.outbox));
+            self.send_held_locked(st);
         }
         if let Some(waiting) = st.expected.get_mut(&(outcome.session_id, outcome.cxid))
             && let Some(expected) = waiting.pop_front()
@@ -429,6 +466,12 @@ impl ZkListener for Hub {
 
     fn flush(&self) {
         let held = std::mem::take(&mut self.lock().outbox);
-        Self::send_held(held);
+        if held.is_empty() {
+            return;
+        }
+        let dropped = Self::send_held(held, self.max_unsent);
+        if !dropped.is_empty() {
+            self.forget_dropped(&mut self.lock(), dropped);
+        }
     }
 }

@@ -33,6 +33,7 @@ pub mod apply;
 mod children_cache;
 pub mod command;
 pub mod config;
+pub mod conn_queue;
 mod exec;
 pub mod hub;
 mod java_order;

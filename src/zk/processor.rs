@@ -24,7 +24,6 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, warn};
 use zoolog_jute::{
     AddWatchMode, ClientInfo, ConnectRequest, ConnectResponse, DecodeError, ErrorCode,
@@ -34,6 +33,7 @@ use zoolog_jute::{
 
 use super::acl;
 use super::command::{ZkCommand, ZkOp};
+use super::conn_queue::ConnQueue;
 pub use super::hub::reply_frame;
 use super::hub::{ConnHandle, HubState, Outbound, ParkedRead, notification_frame};
 use super::java_order;
@@ -144,9 +144,12 @@ pub struct Processor {
     conn: ConnId,
     session: i64,
     auth: Vec<Id>,
-    tx: UnboundedSender<Outbound>,
+    tx: Arc<ConnQueue>,
     stats: Arc<ConnStats>,
     queue: VecDeque<Item>,
+    /// This connection's share of the server's outstanding requests (what it added to
+    /// [`ServerStats::outstanding`](super::stats::ServerStats)): its requests not yet answered.
+    counted: usize,
     /// Reads in `queue` that have not run yet.
     queued_reads: usize,
     /// The xid of the last write proposed, while everything queued after it is a parked read:
@@ -174,7 +177,7 @@ pub async fn handshake(
     svc: &Arc<ZkService>,
     req: ConnectRequest,
     peer: SocketAddr,
-    tx: UnboundedSender<Outbound>,
+    tx: Arc<ConnQueue>,
 ) -> Handshake {
     let last = svc.last_zxid();
     if req.last_zxid_seen > last {
@@ -261,6 +264,7 @@ pub async fn handshake(
         tx,
         stats,
         queue: VecDeque::new(),
+        counted: 0,
         queued_reads: 0,
         anchor: None,
         head: None,
@@ -307,7 +311,38 @@ impl Processor {
             .packets_sent
             .fetch_add(1, Ordering::Relaxed);
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
-        let _ = self.tx.send(Outbound::Frame(frame));
+        self.tx.send(Outbound::Frame(frame));
+    }
+
+    /// Brings this connection's share of the server's outstanding requests up to date: the
+    /// requests it holds that are not answered yet.
+    pub fn account(&mut self) {
+        let now = self.queue.len() + usize::from(self.head.is_some());
+        if now != self.counted {
+            let delta = now as i64 - self.counted as i64;
+            self.svc
+                .stats()
+                .outstanding
+                .fetch_add(delta, Ordering::AcqRel);
+            self.counted = now;
+            self.stats.queued.store(now as i64, Ordering::Relaxed);
+        }
+    }
+
+    /// ZooKeeper's throttle (`ZooKeeperServer.shouldThrottle`): while the server holds more
+    /// requests than `globalOutstandingLimit`, a connection with requests of its own outstanding
+    /// is not read. The engine stack being congested counts the same way.
+    pub fn throttled(&self) -> bool {
+        self.counted > 0
+            && (self.svc.stats().outstanding.load(Ordering::Acquire)
+                > self.svc.config().global_outstanding_limit as i64
+                || self.svc.stack().congested())
+    }
+
+    /// Whether the client has left so much output untaken that no more requests are taken (or
+    /// reads run) until it reads (`zoolog.server.pauseUnsentKB`).
+    pub fn output_full(&self) -> bool {
+        self.tx.unsent() > self.svc.config().pause_unsent_bytes
     }
 
     fn last_zxid(&self) -> i64 {
@@ -317,6 +352,12 @@ impl Processor {
     /// Takes one request frame. Writes are proposed now; everything else is queued in order.
     /// `Err` closes the connection (after what is already queued).
     pub fn on_frame(&mut self, frame: Bytes) -> Result<(), Close> {
+        let r = self.take_frame(frame);
+        self.account();
+        r
+    }
+
+    fn take_frame(&mut self, frame: Bytes) -> Result<(), Close> {
         let started = Instant::now();
         self.svc
             .stats()
@@ -541,9 +582,6 @@ impl Processor {
                 self.queue.push_back(Item::Read { xid, req, started });
             }
         }
-        self.stats
-            .queued
-            .store(self.queue.len() as i64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -597,7 +635,7 @@ impl Processor {
         self.svc.stats().record_latency(reply.started);
         if reply.close {
             self.closing = true;
-            let _ = self.tx.send(Outbound::Close);
+            self.tx.send(Outbound::Close);
         }
     }
 
@@ -620,6 +658,11 @@ impl Processor {
                 }
                 Some(_) => break,
                 None => {}
+            }
+            if matches!(self.queue.front(), Some(Item::Read { .. })) && self.output_full() {
+                // Its reply would pile up behind replies the client has not taken: it runs once
+                // the client has read them.
+                break;
             }
             let Some(item) = self.queue.pop_front() else {
                 break;
@@ -644,6 +687,7 @@ impl Processor {
                 Item::Parked { started } => self.svc.stats().record_latency(started),
             }
         }
+        self.account();
     }
 
     /// Proposes the deferred writes that no unexecuted read precedes any more.
@@ -1048,6 +1092,16 @@ fn watch_matches(
         }
     }
     Some(found)
+}
+
+impl Drop for Processor {
+    /// The connection is gone: its requests no longer count as the server's outstanding ones.
+    fn drop(&mut self) {
+        self.svc
+            .stats()
+            .outstanding
+            .fetch_sub(self.counted as i64, Ordering::AcqRel);
+    }
 }
 
 #[cfg(test)]

@@ -85,6 +85,9 @@ pub struct ZkService {
     /// ZooKeeper's trace mask (`gtmk`/`stmk`): kept for tools, no effect.
     trace_mask: std::sync::atomic::AtomicI64,
     jobs: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    /// Log positions replayed at startup (applied from the log above the store's durable
+    /// cursor): zero after a clean shutdown.
+    replayed: u64,
 }
 
 impl ZkService {
@@ -145,6 +148,7 @@ impl ZkService {
         let stats = Arc::new(ServerStats::default());
         let hub = Arc::new(Hub::new(
             app.state_machine().config().clone(),
+            config.max_unsent_bytes,
             sessions.clone(),
             stats.clone(),
         ));
@@ -159,6 +163,7 @@ impl ZkService {
             .batching(BatchingConfig {
                 max_entries: config.batch_max_entries,
                 max_in_flight: config.batch_max_in_flight,
+                max_queued_bytes: config.batch_max_queued_bytes,
                 ..BatchingConfig::default()
             })
             .observer("batching")
@@ -166,7 +171,9 @@ impl ZkService {
             .build(app.clone())?;
 
         // Replay is done once the stack has applied up to the log's tail.
+        let opened_at = stack.base().applied_cursor();
         let snapshot = stack.sync().await?;
+        let replayed = stack.base().applied_cursor().saturating_sub(opened_at);
         let restored = app.state_machine().reader(&snapshot).sessions()?;
         for (id, timeout) in &restored {
             sessions.add(*id, (*timeout).max(0) as u32);
@@ -174,6 +181,7 @@ impl ZkService {
         info!(
             stack = stack.describe(),
             sessions = restored.len(),
+            replayed,
             "ZooKeeper node ready"
         );
 
@@ -195,6 +203,7 @@ impl ZkService {
             session_counter: AtomicU64::new(0),
             trace_mask: std::sync::atomic::AtomicI64::new(306),
             jobs: std::sync::Mutex::new(Vec::new()),
+            replayed,
         });
         let jobs = vec![
             tokio::spawn(expiry_loop(Arc::downgrade(&svc))),
@@ -295,25 +304,58 @@ impl ZkService {
         Ok(ZkOutcome::decode(&bytes)?)
     }
 
-    /// Stops the background jobs and the engine stack, flushing the store.
-    pub async fn shutdown(self: Arc<Self>) {
+    /// Log positions replayed at startup (zero after a clean shutdown).
+    pub fn replayed_at_start(&self) -> u64 {
+        self.replayed
+    }
+
+    /// Shuts the node down in order, each step bounded by `grace`: the background jobs stop
+    /// proposing; every proposal made so far is applied (the appender and the apply loop
+    /// drain); the apply loop stops and the store is flushed and closed; the log is closed.
+    /// Clients must be disconnected first (the server's [`Stopper`](crate::server::listener::Stopper)).
+    /// Returns whether every step finished in time.
+    pub async fn shutdown(&self, grace: Duration) -> bool {
         if let Ok(mut jobs) = self.jobs.lock() {
             for j in jobs.drain(..) {
                 j.abort();
             }
         }
-        match Arc::try_unwrap(self) {
-            Ok(svc) => {
-                if let Err(e) = svc.stack.shutdown().await {
-                    warn!(error = %e, "engine stack did not shut down cleanly");
-                }
+        let mut clean = self.stack.drain(grace).await;
+        if !clean {
+            warn!(
+                "proposals still in flight at shutdown; they are replayed at the next start if they reached the log"
+            );
+        }
+        match tokio::time::timeout(grace, self.stack.stop()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                warn!(error = %e, "engine stack did not shut down cleanly");
+                clean = false;
             }
-            Err(svc) => {
-                if let Err(e) = svc.stack.base().flush().await {
-                    warn!(error = %e, "final flush failed");
+            Err(_) => {
+                warn!("engine stack did not stop in time");
+                clean = false;
+            }
+        }
+        if let Some(vlog) = self.stack.virtual_log() {
+            use crate::log::Loglet;
+            match tokio::time::timeout(grace, vlog.close()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    warn!(error = %e, "closing the log failed");
+                    clean = false;
+                }
+                Err(_) => {
+                    warn!("the log did not close in time");
+                    clean = false;
                 }
             }
         }
+        info!(
+            durable = self.store.durable_cursor(),
+            clean, "ZooKeeper node shut down"
+        );
+        clean
     }
 }
 

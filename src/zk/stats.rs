@@ -11,7 +11,11 @@ use std::time::Instant;
 pub struct ServerStats {
     pub packets_received: AtomicU64,
     pub packets_sent: AtomicU64,
+    /// Requests received and not yet answered, across connections (ZooKeeper's
+    /// `outstanding_requests`; what `globalOutstandingLimit` bounds).
     pub outstanding: AtomicI64,
+    /// Connections dropped because their clients left too much output untaken.
+    pub overflow_drops: AtomicU64,
     latency_count: AtomicU64,
     latency_total_us: AtomicU64,
     latency_min_us: AtomicU64,
@@ -26,6 +30,7 @@ impl Default for ServerStats {
             packets_received: AtomicU64::new(0),
             packets_sent: AtomicU64::new(0),
             outstanding: AtomicI64::new(0),
+            overflow_drops: AtomicU64::new(0),
             latency_count: AtomicU64::new(0),
             latency_total_us: AtomicU64::new(0),
             latency_min_us: AtomicU64::new(u64::MAX),

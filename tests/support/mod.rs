@@ -49,6 +49,8 @@ pub struct ServerConfig {
     pub super_user: Option<(String, String)>,
     /// `zookeeper.extendedTypesEnabled` (TTL nodes).
     pub extended_types: bool,
+    /// More zoo.cfg lines, as they are (for keys of one server only).
+    pub extra: String,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +62,7 @@ impl Default for ServerConfig {
             container_check_interval_ms: None,
             super_user: None,
             extended_types: true,
+            extra: String::new(),
         }
     }
 }
@@ -105,6 +108,7 @@ impl ServerConfig {
         if let Some(ms) = self.container_check_interval_ms {
             let _ = writeln!(s, "znode.container.checkIntervalMs={ms}");
         }
+        s.push_str(&self.extra);
         s
     }
 }
@@ -267,6 +271,38 @@ impl Server {
 
     pub fn log_path(&self) -> Option<&Path> {
         self.process.as_ref().map(|p| p.log_path.as_path())
+    }
+
+    /// The server program's pid (not its watchdog shell's), if this process started it.
+    pub fn pid(&self) -> Option<u32> {
+        let shell = self.process.as_ref()?.child.id();
+        for entry in fs::read_dir("/proc").ok()?.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // Fields after the command name, which is in parentheses: state, ppid, ...
+            let Some(close) = stat.rfind(')') else {
+                continue;
+            };
+            let comm = stat
+                .get(stat.find('(').map_or(0, |i| i + 1)..close)
+                .unwrap_or("");
+            let ppid = stat[close + 1..]
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(shell) && comm != "sh" {
+                return Some(pid);
+            }
+        }
+        None
     }
 
     /// The last `lines` lines of the server's output (empty for an external server).

@@ -22,6 +22,7 @@ pub fn reference_config() -> ServerConfig {
         container_check_interval_ms: Some(200),
         super_user: Some(("super".to_string(), "zoolog-super-secret".to_string())),
         extended_types: true,
+        extra: String::new(),
     }
 }
 

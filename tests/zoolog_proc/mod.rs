@@ -62,3 +62,22 @@ pub fn start(cfg: &Path) -> Node {
         .unwrap_or_else(|| panic!("no address in {line:?}"));
     Node { child, addr }
 }
+
+/// Runs `zoolog ctl --data-dir DIR ARGS…`: whether it succeeded, and what it printed.
+pub fn ctl(data_dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_zoolog"))
+        .arg("ctl")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .expect("run zoolog ctl");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}

@@ -13,6 +13,10 @@ pub struct BatchingConfig {
     /// Batches proposed to the layer below and not yet applied; proposals arriving while this
     /// many are in flight wait and go together into the next batch (group commit).
     pub max_in_flight: usize,
+    /// Encoded bytes of proposals waiting for a batch past which the engine reports itself
+    /// congested ([`BatchingEngine::congested`](super::BatchingEngine::congested)): proposers
+    /// that can hold back (connections reading requests) do, so the queue stays bounded.
+    pub max_queued_bytes: usize,
     /// Whether the engine acts from the start or after its enable command.
     pub activation: Activation,
 }
@@ -23,6 +27,7 @@ impl Default for BatchingConfig {
             max_entries: 256,
             max_bytes: 1 << 20,
             max_in_flight: 2,
+            max_queued_bytes: 64 << 20,
             activation: Activation::Always,
         }
     }

@@ -36,6 +36,7 @@ pub async fn run(inner: Arc<Inner>) {
         }
     }
     let queued: Vec<Queued> = lock(&inner.queue).drain(..).collect();
+    inner.queued_bytes.store(0, Ordering::Release);
     for reply in queued.into_iter().filter_map(|q| q.reply) {
         let _ = reply.send(Err(EngineError::ShutDown));
     }
@@ -56,6 +57,7 @@ fn cut(inner: &Inner) -> Option<Vec<Queued>> {
         bytes = bytes.saturating_add(front.size);
         batch.extend(q.pop_front());
     }
+    inner.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
     (!batch.is_empty()).then_some(batch)
 }
 

@@ -19,7 +19,7 @@ mod driver;
 pub mod format;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -64,6 +64,8 @@ pub(crate) struct Inner {
     switch: EngineSwitch,
     cfg: BatchingConfig,
     queue: Mutex<VecDeque<Queued>>,
+    /// Encoded bytes in `queue`.
+    queued_bytes: AtomicUsize,
     wake: Notify,
     /// The sub-entries decoded by the last `apply`, for its `post_apply`.
     stash: Mutex<Option<(Pos, Vec<Entry>)>>,
@@ -80,6 +82,7 @@ impl Inner {
     /// Queues a proposal for the driver.
     fn enqueue(&self, entry: Entry, reply: Option<oneshot::Sender<Result<Bytes, EngineError>>>) {
         let size = entry.encoded_len();
+        self.queued_bytes.fetch_add(size, Ordering::AcqRel);
         lock(&self.queue).push_back(Queued { entry, size, reply });
         self.wake.notify_one();
     }
@@ -120,6 +123,7 @@ impl BatchingEngine {
             switch,
             cfg,
             queue: Mutex::new(VecDeque::new()),
+            queued_bytes: AtomicUsize::new(0),
             wake: Notify::new(),
             stash: Mutex::new(None),
             cancel: CancellationToken::new(),
@@ -139,6 +143,17 @@ impl BatchingEngine {
             batches: self.inner.batches.load(Ordering::Relaxed),
             batched_entries: self.inner.batched_entries.load(Ordering::Relaxed),
         }
+    }
+
+    /// Whether more than `max_queued_bytes` of proposals wait for a batch: the layer below takes
+    /// them more slowly than they come, and proposers that can wait should.
+    pub fn congested(&self) -> bool {
+        self.inner.queued_bytes.load(Ordering::Acquire) > self.inner.cfg.max_queued_bytes
+    }
+
+    /// Proposals waiting for a batch.
+    pub fn queued(&self) -> usize {
+        lock(&self.inner.queue).len()
     }
 
     /// Stops the driver (queued proposals fail) and drops the upcall.

@@ -553,6 +553,16 @@ impl Loglet for LocalLoglet {
             .map_err(|_| LogError::Unavailable("local loglet writer stopped".into()))?
     }
 
+    async fn close(&self) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        if self.send(Command::Close { reply }).is_err() {
+            // Already closed, or the writer stopped on its own.
+            return Ok(());
+        }
+        let _ = rx.await;
+        Ok(())
+    }
+
     async fn prefix_trim(&self, pos: Pos) -> Result<()> {
         let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || shared.trim_blocking(pos))

@@ -36,13 +36,17 @@ pub(super) enum Command {
     Seal {
         reply: oneshot::Sender<Result<()>>,
     },
+    /// Write and fsync what came before, answer, and stop: later commands fail.
+    Close {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 impl Command {
     fn bytes(&self) -> usize {
         match self {
             Command::Append { payload, .. } => record::framed_len(payload.len()),
-            Command::Seal { .. } => 0,
+            Command::Seal { .. } | Command::Close { .. } => 0,
         }
     }
 }
@@ -70,7 +74,8 @@ pub(super) struct Writer {
     pub(super) failed: Option<LogError>,
 }
 
-/// The writer thread's loop; returns when every sender is gone (the loglet was dropped).
+/// The writer thread's loop; returns when every sender is gone (the loglet was dropped) or after
+/// a `Close`.
 pub(super) fn run(mut w: Writer, mut rx: mpsc::UnboundedReceiver<Command>) {
     let max_batch = w.opts.max_batch.max(1);
     let max_bytes = w.opts.max_batch_bytes.max(1);
@@ -87,8 +92,11 @@ pub(super) fn run(mut w: Writer, mut rx: mpsc::UnboundedReceiver<Command>) {
                 Err(_) => break,
             }
         }
-        w.process(&mut batch);
+        if w.process(&mut batch) {
+            break;
+        }
     }
+    drop(rx);
     // A clean close leaves no preallocated zeros behind.
     if w.alloc_end > w.written
         && let Err(e) = w.file.set_len(w.written)
@@ -99,8 +107,14 @@ pub(super) fn run(mut w: Writer, mut rx: mpsc::UnboundedReceiver<Command>) {
 }
 
 impl Writer {
-    fn process(&mut self, batch: &mut Vec<Command>) {
+    /// Runs a batch of commands; true if it held a `Close` (what came after it is dropped).
+    fn process(&mut self, batch: &mut Vec<Command>) -> bool {
+        let mut close = None;
         for cmd in batch.drain(..) {
+            if close.is_some() {
+                // Dropped unanswered: its caller is told the writer stopped.
+                continue;
+            }
             match cmd {
                 Command::Append { payload, reply } => self.add(payload, reply),
                 Command::Seal { reply } => {
@@ -113,10 +127,18 @@ impl Writer {
                     }
                     let _ = reply.send(res);
                 }
+                Command::Close { reply } => close = Some(reply),
             }
         }
         if let Err(e) = self.commit() {
             self.fail(e);
+        }
+        match close {
+            Some(reply) => {
+                let _ = reply.send(());
+                true
+            }
+            None => false,
         }
     }
 

@@ -5,6 +5,12 @@
 //! a config key proper is taken as the system property `zookeeper.<key>` (and the property names
 //! themselves are accepted), keys zoolog does not need are accepted with a notice, and only a key
 //! that ZooKeeper would not know either is an error — which names the line.
+//!
+//! `servers.rs` reads the ensemble's `server.N` lines and the `myid` file.
+
+mod servers;
+
+pub use servers::{PeerAddress, Role, ServerSpec, read_myid};
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -37,6 +43,17 @@ pub enum ConfigError {
     },
     #[error("{file}: {why}")]
     Invalid { file: String, why: String },
+    #[error(
+        "{file}:{line}: {what}: zoolog does not run ensembles yet, and a node started on an \
+         ensemble's configuration would serve alone, a database of its own beside the others \
+         (a split brain). Run one standalone node: no server.N lines, or a single server.N \
+         line for this node with standaloneEnabled=true"
+    )]
+    Ensemble {
+        file: String,
+        line: usize,
+        what: String,
+    },
     #[error("cannot read {file}: {why}")]
     Read { file: String, why: String },
 }
@@ -90,12 +107,35 @@ pub struct Config {
     pub container_max_per_minute: u32,
     /// `znode.container.maxNeverUsedIntervalMs`: 0 disables deleting never-used containers.
     pub container_max_never_used_interval_ms: u64,
-    /// The server id (`myid`); 1 for a standalone node, as in ZooKeeper.
+    /// The server id that session ids carry in their top byte: 1 for a standalone node
+    /// (ZooKeeper's standalone server uses 1 whatever `myid` says), `myid` in an ensemble.
     pub server_id: u8,
+    /// The id in `dataDir/myid`, if the file exists.
+    pub my_id: Option<u64>,
+    /// The `server.N` lines.
+    pub servers: Vec<ServerSpec>,
+    /// `standaloneEnabled` (default true): a configuration with one server runs standalone.
+    pub standalone_enabled: bool,
+    /// `reconfigEnabled` (default false).
+    pub reconfig_enabled: bool,
+    /// `globalOutstandingLimit`: requests in flight across connections before connections with
+    /// requests outstanding stop being read (ZooKeeper's throttle; default 1000).
+    pub global_outstanding_limit: usize,
+    /// `maxCnxns`: connections in all (0 = unlimited, ZooKeeper's default).
+    pub max_cnxns: u32,
+    /// `zoolog.server.pauseUnsentKB`: a connection with this many KiB of replies not yet taken
+    /// by its client is not read until they are.
+    pub pause_unsent_bytes: usize,
+    /// `zoolog.server.maxUnsentKB`: a connection pushed past this many KiB of output its client
+    /// has not taken (notifications, replies of reads parked behind its writes) is dropped.
+    pub max_unsent_bytes: usize,
     /// `zoolog.batch.maxEntries`: most requests in one log entry (group commit).
     pub batch_max_entries: usize,
     /// `zoolog.batch.maxInFlight`: batches appended and not yet applied at once.
     pub batch_max_in_flight: usize,
+    /// `zoolog.batch.maxQueuedMB`: bytes of proposals waiting for a batch past which the engine
+    /// stack counts as congested and connections with requests outstanding are not read.
+    pub batch_max_queued_bytes: usize,
     /// `zoolog.store.writeBufferMB`: size of the store's memtable (MiB) before it is flushed.
     pub store_write_buffer_mb: usize,
     /// `zoolog.server.workerThreads`: threads serving connections (reads run on them); `0` (the
@@ -129,8 +169,17 @@ impl Default for Config {
             container_max_per_minute: 10_000,
             container_max_never_used_interval_ms: 0,
             server_id: 1,
+            my_id: None,
+            servers: Vec::new(),
+            standalone_enabled: true,
+            reconfig_enabled: false,
+            global_outstanding_limit: 1000,
+            max_cnxns: 0,
+            pause_unsent_bytes: 1 << 20,
+            max_unsent_bytes: 16 << 20,
             batch_max_entries: 256,
             batch_max_in_flight: 8,
+            batch_max_queued_bytes: 64 << 20,
             store_write_buffer_mb: crate::store::StoreOptions::default().write_buffer_bytes >> 20,
             server_worker_threads: 0,
             server_worker_nice: 5,
@@ -150,9 +199,6 @@ const IGNORED_KEYS: &[&str] = &[
     "quorumListenOnAllIPs",
     "peerType",
     "syncEnabled",
-    "dynamicConfigFile",
-    "standaloneEnabled",
-    "reconfigEnabled",
     "sslQuorum",
     "portUnification",
     "sslQuorumReloadCertFiles",
@@ -173,7 +219,6 @@ const IGNORED_KEYS: &[&str] = &[
     "snapSizeLimitInKb",
     "txnLogSizeLimitInKb",
     "preAllocSize",
-    "globalOutstandingLimit",
     "commitLogCount",
     "fsync.warningthresholdms",
     "forceSync",
@@ -240,7 +285,6 @@ const IGNORED_PREFIXES: &[&str] = &[
     "autopurge.",
     "ssl.",
     "metricsProvider.",
-    "server.",
     "group.",
     "weight.",
     "authProvider.",
@@ -324,6 +368,8 @@ impl Config {
         let mut min_timeout: i64 = -1;
         let mut max_timeout: i64 = -1;
         let mut client_port_address: Option<(usize, String)> = None;
+        let mut client_port_line: Option<usize> = None;
+        let mut dynamic_config: Option<usize> = None;
         for (idx, raw) in text.lines().enumerate() {
             let line = idx + 1;
             let t = raw.trim();
@@ -358,7 +404,10 @@ impl Config {
                     c.data_log_dir = PathBuf::from(value);
                     data_log_dir_set = true;
                 }
-                "clientPort" => c.client_port = parse_num(file, line, key, value)?,
+                "clientPort" => {
+                    c.client_port = parse_num(file, line, key, value)?;
+                    client_port_line = Some(line);
+                }
                 "clientPortAddress" => client_port_address = Some((line, value.to_string())),
                 "maxClientCnxns" => c.max_client_cnxns = parse_num(file, line, key, value)?,
                 "minSessionTimeout" => min_timeout = parse_num(file, line, key, value)?,
@@ -400,6 +449,52 @@ impl Config {
                     c.super_digest = Some(value.to_string());
                 }
                 "skipACL" => c.skip_acl = value == "yes",
+                "standaloneEnabled" => c.standalone_enabled = parse_bool(file, line, key, value)?,
+                "reconfigEnabled" => c.reconfig_enabled = parse_bool(file, line, key, value)?,
+                "dynamicConfigFile" => dynamic_config = Some(line),
+                "globalOutstandingLimit" => {
+                    let v: i64 = parse_num(file, line, key, value)?;
+                    // ZooKeeper takes a non-positive limit as its default.
+                    c.global_outstanding_limit = if v <= 0 { 1000 } else { v as usize };
+                }
+                "maxCnxns" => c.max_cnxns = parse_num(file, line, key, value)?,
+                "zoolog.server.pauseUnsentKB" => {
+                    let kb: usize = parse_num(file, line, key, value)?;
+                    if !(1..=1 << 20).contains(&kb) {
+                        return Err(bad(file, line, key, value, "must be 1 to 1048576 (KiB)"));
+                    }
+                    c.pause_unsent_bytes = kb << 10;
+                }
+                "zoolog.server.maxUnsentKB" => {
+                    let kb: usize = parse_num(file, line, key, value)?;
+                    if !(1..=4 << 20).contains(&kb) {
+                        return Err(bad(file, line, key, value, "must be 1 to 4194304 (KiB)"));
+                    }
+                    c.max_unsent_bytes = kb << 10;
+                }
+                _ if k.starts_with("server.") => {
+                    let id = k["server.".len()..].parse::<u64>().map_err(|_| {
+                        bad(
+                            file,
+                            line,
+                            key,
+                            value,
+                            "the server id after `server.` must be a number",
+                        )
+                    })?;
+                    if c.servers.iter().any(|s| s.id == id) {
+                        return Err(bad(
+                            file,
+                            line,
+                            key,
+                            value,
+                            format!("server {id} is listed twice"),
+                        ));
+                    }
+                    let spec = ServerSpec::parse(id, value, line)
+                        .map_err(|why| bad(file, line, key, value, why))?;
+                    c.servers.push(spec);
+                }
                 "znode.container.checkIntervalMs" => {
                     c.container_check_interval_ms = parse_num(file, line, key, value)?
                 }
@@ -420,6 +515,13 @@ impl Config {
                     if c.batch_max_in_flight == 0 {
                         return Err(bad(file, line, key, value, "must be positive"));
                     }
+                }
+                "zoolog.batch.maxQueuedMB" => {
+                    let mb: usize = parse_num(file, line, key, value)?;
+                    if !(1..=4096).contains(&mb) {
+                        return Err(bad(file, line, key, value, "must be 1 to 4096"));
+                    }
+                    c.batch_max_queued_bytes = mb << 20;
                 }
                 "zoolog.store.writeBufferMB" => {
                     c.store_write_buffer_mb = parse_num(file, line, key, value)?;
@@ -488,7 +590,106 @@ impl Config {
         }
         c.min_session_timeout_ms = min as u32;
         c.max_session_timeout_ms = max as u32;
+        if c.max_unsent_bytes < c.pause_unsent_bytes {
+            return Err(ConfigError::Invalid {
+                file: file.to_string(),
+                why:
+                    "zoolog.server.maxUnsentKB must not be smaller than zoolog.server.pauseUnsentKB"
+                        .into(),
+            });
+        }
+        c.resolve_membership(file, dynamic_config, client_port_line)?;
         Ok(c)
+    }
+
+    /// Reads `myid` and decides what this node is. With no `server.N` line it is a standalone
+    /// node, as today. A single `server.N` line with `standaloneEnabled=true` is what ZooKeeper
+    /// also runs standalone (its client address, if it gives one, is the node's). Anything that
+    /// asks for an ensemble is refused until zoolog runs one, naming the line.
+    fn resolve_membership(
+        &mut self,
+        file: &str,
+        dynamic_config: Option<usize>,
+        client_port_line: Option<usize>,
+    ) -> Result<(), ConfigError> {
+        if let Some(line) = dynamic_config {
+            return Err(ConfigError::Ensemble {
+                file: file.to_string(),
+                line,
+                what: "`dynamicConfigFile` names an ensemble's dynamic configuration".into(),
+            });
+        }
+        if self.servers.is_empty() {
+            return Ok(());
+        }
+        self.my_id = read_myid(&self.data_dir)?;
+        let first = &self.servers[0];
+        if self.servers.len() > 1 {
+            return Err(ConfigError::Ensemble {
+                file: file.to_string(),
+                line: self.servers[1].line,
+                what: format!("{} servers are listed", self.servers.len()),
+            });
+        }
+        if !self.standalone_enabled {
+            return Err(ConfigError::Ensemble {
+                file: file.to_string(),
+                line: first.line,
+                what: "standaloneEnabled=false makes even one server an ensemble".into(),
+            });
+        }
+        if first.role == Role::Observer {
+            return Err(ConfigError::Ensemble {
+                file: file.to_string(),
+                line: first.line,
+                what: "the only server listed is an observer".into(),
+            });
+        }
+        if let Some(id) = self.my_id
+            && id != first.id
+        {
+            return Err(ConfigError::Invalid {
+                file: file.to_string(),
+                why: format!(
+                    "{}/myid says this is server {id}, but the only server listed (line {}) is server {}",
+                    self.data_dir.display(),
+                    first.line,
+                    first.id
+                ),
+            });
+        }
+        if let Some((addr, port)) = first.client.clone() {
+            if let Some(line) = client_port_line
+                && port != self.client_port
+            {
+                return Err(bad(
+                    file,
+                    line,
+                    "clientPort",
+                    &self.client_port.to_string(),
+                    format!(
+                        "server.{} on line {} gives this node client port {port}",
+                        first.id, first.line
+                    ),
+                ));
+            }
+            self.client_port = port;
+            if let Some(addr) = addr {
+                self.client_port_address = addr.parse().map_err(|_| {
+                    bad(
+                        file,
+                        first.line,
+                        &format!("server.{}", first.id),
+                        &addr,
+                        "the client address is not an IP address",
+                    )
+                })?;
+            }
+        }
+        // A standalone ZooKeeper server stamps its session ids with server id 1, whatever myid
+        // says; so does zoolog.
+        self.server_id = 1;
+        Ok(())
     }
 
     /// Clamps a requested session timeout to the configured bounds (§1.5).
