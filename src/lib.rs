@@ -2,6 +2,7 @@
 //!
 //! The modules follow the Delos diagram, top to bottom (DESIGN.md §1):
 //! `server` → `zk` → `engine` → `store`, `log` → `cluster`. Nothing below `zk` knows ZooKeeper exists.
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod log;

@@ -21,6 +21,7 @@ pub mod local;
 pub mod loglet;
 pub mod mem;
 pub mod metastore;
+pub mod raft;
 pub mod registry;
 pub mod virtual_log;
 

@@ -1,0 +1,151 @@
+//! The raft loglet among three replicas in one process, on real sockets and real files: appends
+//! from every replica land once, in one order, readable on every replica; the tail is
+//! linearizable; seal and trim are replicated; a majority carries on without its leader, and a
+//! restarted replica catches up from its own files.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use zoolog::cluster::{Cluster, ClusterConfig};
+use zoolog::log::raft::{RaftLoglet, RaftLogletOptions, RaftLogletSpec};
+use zoolog::log::{LogError, Loglet};
+
+fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+fn spec() -> RaftLogletSpec {
+    RaftLogletSpec {
+        group: "seg-1".into(),
+        members: [1, 2, 3].into_iter().collect(),
+    }
+}
+
+async fn node(id: u64, addrs: &BTreeMap<u64, SocketAddr>, dir: &Path) -> (Cluster, RaftLoglet) {
+    let mut cfg = ClusterConfig::new(id, "test", addrs[&id]);
+    cfg.peers = addrs.iter().map(|(i, a)| (*i, a.to_string())).collect();
+    let cluster = Cluster::start(cfg).await.unwrap();
+    let opts = RaftLogletOptions {
+        op_timeout: Duration::from_secs(10),
+        ..RaftLogletOptions::default()
+    };
+    let l = RaftLoglet::open(cluster.clone(), dir.join(format!("n{id}")), spec(), opts)
+        .await
+        .unwrap();
+    (cluster, l)
+}
+
+async fn wait_leader(ls: &[&RaftLoglet]) -> u64 {
+    for _ in 0..200 {
+        if let Some(l) = ls.iter().find_map(|l| l.leader()) {
+            return l;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no leader elected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_agree_and_survive_the_leader() {
+    let tmp = tempfile::tempdir().unwrap();
+    let addrs: BTreeMap<u64, SocketAddr> = (1..=3).map(|i| (i, free_addr())).collect();
+    let mut nodes = Vec::new();
+    for id in 1..=3 {
+        nodes.push(node(id, &addrs, tmp.path()).await);
+    }
+    let leader = wait_leader(&[&nodes[0].1, &nodes[1].1, &nodes[2].1]).await;
+
+    // 300 appends from every replica at once.
+    let mut tasks = Vec::new();
+    for (i, (_, l)) in nodes.iter().enumerate() {
+        for k in 0..300u32 {
+            let l = l.clone();
+            tasks.push(tokio::spawn(async move {
+                let p = Bytes::from(format!("{i}-{k}"));
+                (l.append(p.clone()).await.unwrap(), p)
+            }));
+        }
+    }
+    let mut acked = BTreeMap::new();
+    for t in tasks {
+        let (pos, p) = t.await.unwrap();
+        assert!(acked.insert(pos, p).is_none(), "position {pos} given twice");
+    }
+    assert_eq!(acked.len(), 900);
+    assert_eq!(
+        *acked.keys().last().unwrap(),
+        899,
+        "positions are dense from 0"
+    );
+
+    // Every replica: the tail covers every acknowledged append, and reads give the same order.
+    for (_, l) in &nodes {
+        let (tail, sealed) = l.check_tail().await.unwrap();
+        assert!(tail >= 900 && !sealed);
+        let got = l.read(0, 900).await.unwrap();
+        assert_eq!(got.len(), 900);
+        for (pos, p) in got {
+            assert_eq!(acked[&pos], p, "replica disagrees at {pos}");
+        }
+    }
+
+    // The leader goes away; the other two elect another and carry on.
+    let li = (leader - 1) as usize;
+    let (c, l) = nodes.remove(li);
+    l.close().await.unwrap();
+    c.close();
+    drop(l);
+    let rest: Vec<&RaftLoglet> = nodes.iter().map(|(_, l)| l).collect();
+    let mut new_leader = leader;
+    for _ in 0..200 {
+        if let Some(n) = rest
+            .iter()
+            .find_map(|l| l.leader())
+            .filter(|n| *n != leader)
+        {
+            new_leader = n;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_ne!(new_leader, leader, "the majority elected a new leader");
+    let pos = rest[0].append(Bytes::from_static(b"after")).await.unwrap();
+    assert_eq!(pos, 900);
+    let pos = rest[1]
+        .append(Bytes::from_static(b"after-2"))
+        .await
+        .unwrap();
+    assert_eq!(pos, 901);
+
+    // The old leader restarts from its files and catches up.
+    let (c3, l3) = node(leader, &addrs, tmp.path()).await;
+    let (tail, _) = l3.check_tail().await.unwrap();
+    assert!(tail >= 902);
+    let got = l3.read(898, 902).await.unwrap();
+    let texts: Vec<&[u8]> = got.iter().map(|(_, p)| p.as_ref()).collect();
+    assert_eq!(&texts[2..], &[b"after".as_ref(), b"after-2".as_ref()]);
+
+    // Trim is replicated; seal too, and nothing appended after it is visible.
+    rest[0].prefix_trim(500).await.unwrap();
+    rest[0].seal().await.unwrap();
+    assert!(matches!(
+        l3.append(Bytes::from_static(b"late")).await,
+        Err(LogError::Sealed)
+    ));
+    for l in [rest[0], rest[1], &l3] {
+        let (tail, sealed) = l.check_tail().await.unwrap();
+        assert_eq!((tail, sealed), (902, true));
+        assert!(matches!(l.read(0, 10).await, Err(LogError::Trimmed { .. })));
+        assert_eq!(l.read(500, 902).await.unwrap().len(), 402);
+    }
+    l3.close().await.unwrap();
+    c3.close();
+    for (c, l) in nodes {
+        l.close().await.unwrap();
+        c.close();
+    }
+}
