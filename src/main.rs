@@ -49,9 +49,13 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum CtlCall {
-    /// Engine stack, log positions, the virtual log's chain, last zxid.
+    /// Engine stack, log positions, the virtual log's chain, last zxid; in an ensemble the
+    /// node's mode, the leader and the peers it hears from.
     Status,
-    /// Switch the node's virtual log to a fresh local loglet while it serves.
+    /// The applied log position and the digest of the store's state there.
+    Digest,
+    /// Switch the node's virtual log to a fresh loglet while it serves: a local one for a
+    /// standalone node, a new raft group of the same members in an ensemble (from any node).
     Reconfigure {
         /// Directory of the new loglet (default: a new one beside the current segments).
         dir: Option<PathBuf>,
@@ -213,6 +217,7 @@ async fn ctl_call(
         .map_err(|e| format!("cannot reach the node at {}: {e}", path.display()))?;
     let line = match call {
         CtlCall::Status => "status\n".to_string(),
+        CtlCall::Digest => "digest\n".to_string(),
         CtlCall::Reconfigure { dir: Some(d) } => format!("reconfigure {}\n", d.display()),
         CtlCall::Reconfigure { dir: None } => "reconfigure\n".to_string(),
     };

@@ -22,6 +22,7 @@ fn spec() -> RaftLogletSpec {
     RaftLogletSpec {
         group: "seg-1".into(),
         members: [1, 2, 3].into_iter().collect(),
+        observers: Default::default(),
     }
 }
 

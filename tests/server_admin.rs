@@ -372,26 +372,28 @@ fn refused(cfg_text: &str, myid: Option<&str>) -> Option<String> {
 }
 
 #[test]
-fn an_ensemble_configuration_is_refused_by_line_not_served_alone() {
+fn a_bad_ensemble_configuration_is_refused_by_file_and_line() {
     let three = "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.2:2888:3888\nserver.3=127.0.0.3:2888:3888\n";
-    let err =
-        refused(three, Some("1")).expect("a 3-server zoo.cfg must not start a standalone node");
+    // No myid: the node cannot tell which of the servers it is.
+    let err = refused(three, None).expect("an ensemble member without myid must not start");
+    assert!(err.contains("myid") && err.contains("missing"), "{err}");
+    let err = refused(three, Some("7")).expect("a myid naming no listed server");
+    assert!(err.contains("server 7") && err.contains("1, 2, 3"), "{err}");
+    let err = refused(
+        "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2888:3999\n",
+        Some("1"),
+    )
+    .expect("two servers on one quorum address");
     assert!(
-        err.contains("zoo.cfg:6:") && err.contains("zoolog does not run ensembles yet"),
+        err.contains("zoo.cfg:6:") && err.contains("127.0.0.1:2888"),
         "{err}"
     );
-    let err = refused("dynamicConfigFile=/etc/zookeeper/zoo.cfg.dynamic\n", None)
-        .expect("a dynamic config must not start a standalone node");
+    let err = refused("dynamicConfigFile=/nonexistent/zoo.cfg.dynamic\n", None)
+        .expect("a dynamic config that cannot be read");
     assert!(
         err.contains("zoo.cfg:5:") && err.contains("dynamicConfigFile"),
         "{err}"
     );
-    let err = refused(
-        "standaloneEnabled=false\nserver.1=127.0.0.1:2888:3888\n",
-        Some("1"),
-    )
-    .expect("standaloneEnabled=false asks for an ensemble");
-    assert!(err.contains("zoo.cfg:6:"), "{err}");
     let err = refused("server.2=127.0.0.1:2888:3888\n", Some("1"))
         .expect("a server list without this node");
     assert!(err.contains("myid") && err.contains("server 1"), "{err}");

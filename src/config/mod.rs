@@ -6,10 +6,13 @@
 //! themselves are accepted), keys zoolog does not need are accepted with a notice, and only a key
 //! that ZooKeeper would not know either is an error — which names the line.
 //!
-//! `servers.rs` reads the ensemble's `server.N` lines and the `myid` file.
+//! `servers.rs` reads the ensemble's `server.N` lines and the `myid` file; `ensemble.rs` the
+//! ensemble they make and its checks.
 
+mod ensemble;
 mod servers;
 
+pub use ensemble::Ensemble;
 pub use servers::{PeerAddress, Role, ServerSpec, read_myid};
 
 use std::collections::BTreeSet;
@@ -43,17 +46,6 @@ pub enum ConfigError {
     },
     #[error("{file}: {why}")]
     Invalid { file: String, why: String },
-    #[error(
-        "{file}:{line}: {what}: zoolog does not run ensembles yet, and a node started on an \
-         ensemble's configuration would serve alone, a database of its own beside the others \
-         (a split brain). Run one standalone node: no server.N lines, or a single server.N \
-         line for this node with standaloneEnabled=true"
-    )]
-    Ensemble {
-        file: String,
-        line: usize,
-        what: String,
-    },
     #[error("cannot read {file}: {why}")]
     Read { file: String, why: String },
 }
@@ -116,6 +108,14 @@ pub struct Config {
     pub servers: Vec<ServerSpec>,
     /// `standaloneEnabled` (default true): a configuration with one server runs standalone.
     pub standalone_enabled: bool,
+    /// The ensemble this node is a member of (`None`: a standalone node).
+    pub ensemble: Option<Ensemble>,
+    /// `initLimit` and `syncLimit`, in ticks (defaults 10 and 5).
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    /// `zoolog.ensembleName` (default `zoolog`): nodes of differently named ensembles refuse
+    /// each other on the quorum port.
+    pub ensemble_name: String,
     /// `reconfigEnabled` (default false).
     pub reconfig_enabled: bool,
     /// `globalOutstandingLimit`: requests in flight across connections before connections with
@@ -172,6 +172,10 @@ impl Default for Config {
             my_id: None,
             servers: Vec::new(),
             standalone_enabled: true,
+            ensemble: None,
+            init_limit: 10,
+            sync_limit: 5,
+            ensemble_name: "zoolog".to_string(),
             reconfig_enabled: false,
             global_outstanding_limit: 1000,
             max_cnxns: 0,
@@ -191,8 +195,6 @@ impl Default for Config {
 /// ZooKeeper keys (config keys and `zookeeper.*` system properties, prefix stripped) that zoolog
 /// accepts and does not need. They are logged once at start.
 const IGNORED_KEYS: &[&str] = &[
-    "initLimit",
-    "syncLimit",
     "connectToLearnerMasterLimit",
     "electionAlg",
     "electionPortBindRetry",
@@ -369,7 +371,7 @@ impl Config {
         let mut max_timeout: i64 = -1;
         let mut client_port_address: Option<(usize, String)> = None;
         let mut client_port_line: Option<usize> = None;
-        let mut dynamic_config: Option<usize> = None;
+        let mut dynamic_config: Option<(usize, String)> = None;
         for (idx, raw) in text.lines().enumerate() {
             let line = idx + 1;
             let t = raw.trim();
@@ -451,7 +453,30 @@ impl Config {
                 "skipACL" => c.skip_acl = value == "yes",
                 "standaloneEnabled" => c.standalone_enabled = parse_bool(file, line, key, value)?,
                 "reconfigEnabled" => c.reconfig_enabled = parse_bool(file, line, key, value)?,
-                "dynamicConfigFile" => dynamic_config = Some(line),
+                "dynamicConfigFile" => dynamic_config = Some((line, value.to_string())),
+                "initLimit" | "syncLimit" => {
+                    let n: u32 = parse_num(file, line, key, value)?;
+                    if n == 0 {
+                        return Err(bad(
+                            file,
+                            line,
+                            key,
+                            value,
+                            "must be a positive number of ticks",
+                        ));
+                    }
+                    if k == "initLimit" {
+                        c.init_limit = n;
+                    } else {
+                        c.sync_limit = n;
+                    }
+                }
+                "zoolog.ensembleName" => {
+                    if value.is_empty() || value.len() > 255 {
+                        return Err(bad(file, line, key, value, "must be 1 to 255 bytes"));
+                    }
+                    c.ensemble_name = value.to_string();
+                }
                 "globalOutstandingLimit" => {
                     let v: i64 = parse_num(file, line, key, value)?;
                     // ZooKeeper takes a non-positive limit as its default.
@@ -603,62 +628,94 @@ impl Config {
     }
 
     /// Reads `myid` and decides what this node is. With no `server.N` line it is a standalone
-    /// node, as today. A single `server.N` line with `standaloneEnabled=true` is what ZooKeeper
-    /// also runs standalone (its client address, if it gives one, is the node's). Anything that
-    /// asks for an ensemble is refused until zoolog runs one, naming the line.
+    /// node. A single participant `server.N` line with `standaloneEnabled=true` is what
+    /// ZooKeeper also runs standalone (its client address, if it gives one, is the node's).
+    /// Anything else is an ensemble: `myid` must name one of the servers, whose line gives this
+    /// node's client address. With `dynamicConfigFile`, the servers are that file's (as in
+    /// ZooKeeper 3.5+, where the dynamic file replaces the static file's server lines).
     fn resolve_membership(
         &mut self,
         file: &str,
-        dynamic_config: Option<usize>,
+        dynamic_config: Option<(usize, String)>,
         client_port_line: Option<usize>,
     ) -> Result<(), ConfigError> {
-        if let Some(line) = dynamic_config {
-            return Err(ConfigError::Ensemble {
-                file: file.to_string(),
-                line,
-                what: "`dynamicConfigFile` names an ensemble's dynamic configuration".into(),
-            });
+        let mut servers_file = file.to_string();
+        let mut dynamic_path = None;
+        if let Some((line, value)) = dynamic_config {
+            let path = Path::new(&value);
+            let path = if path.is_relative() {
+                Path::new(file)
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join(path)
+            } else {
+                path.to_path_buf()
+            };
+            let servers = ensemble::read_dynamic(&path).map_err(|e| match e {
+                ConfigError::Read { why, .. } => bad(
+                    file,
+                    line,
+                    "dynamicConfigFile",
+                    &value,
+                    format!("cannot read {}: {why}", path.display()),
+                ),
+                other => other,
+            })?;
+            if servers.is_empty() {
+                return Err(bad(
+                    file,
+                    line,
+                    "dynamicConfigFile",
+                    &value,
+                    format!("{} lists no server.N line", path.display()),
+                ));
+            }
+            if !self.servers.is_empty() {
+                self.notices.push(format!(
+                    "{file}: the server.N lines are ignored: dynamicConfigFile {} lists the servers",
+                    path.display()
+                ));
+            }
+            self.servers = servers;
+            servers_file = path.display().to_string();
+            dynamic_path = Some(path);
         }
         if self.servers.is_empty() {
             return Ok(());
         }
+        self.servers.sort_by_key(|s| s.id);
         self.my_id = read_myid(&self.data_dir)?;
-        let first = &self.servers[0];
-        if self.servers.len() > 1 {
-            return Err(ConfigError::Ensemble {
-                file: file.to_string(),
-                line: self.servers[1].line,
-                what: format!("{} servers are listed", self.servers.len()),
-            });
+        let myid_file = self.data_dir.join("myid").display().to_string();
+        let standalone = self.servers.len() == 1
+            && self.standalone_enabled
+            && dynamic_path.is_none()
+            && self.servers[0].role == Role::Participant;
+        if !standalone {
+            ensemble::check_servers(&servers_file, &self.servers)?;
         }
-        if !self.standalone_enabled {
-            return Err(ConfigError::Ensemble {
-                file: file.to_string(),
-                line: first.line,
-                what: "standaloneEnabled=false makes even one server an ensemble".into(),
-            });
-        }
-        if first.role == Role::Observer {
-            return Err(ConfigError::Ensemble {
-                file: file.to_string(),
-                line: first.line,
-                what: "the only server listed is an observer".into(),
-            });
-        }
-        if let Some(id) = self.my_id
-            && id != first.id
-        {
+        let me = match (self.my_id, standalone) {
+            (Some(id), _) => id,
+            (None, true) => self.servers[0].id,
+            (None, false) => {
+                return Err(ConfigError::Invalid {
+                    file: myid_file,
+                    why: format!(
+                        "missing: every member of the ensemble in {servers_file} needs dataDir/myid naming its server.N"
+                    ),
+                });
+            }
+        };
+        let Some(mine) = self.servers.iter().find(|s| s.id == me).cloned() else {
+            let listed: Vec<String> = self.servers.iter().map(|s| s.id.to_string()).collect();
             return Err(ConfigError::Invalid {
-                file: file.to_string(),
+                file: myid_file,
                 why: format!(
-                    "{}/myid says this is server {id}, but the only server listed (line {}) is server {}",
-                    self.data_dir.display(),
-                    first.line,
-                    first.id
+                    "says this is server {me}, but {servers_file} lists only server {}",
+                    listed.join(", ")
                 ),
             });
-        }
-        if let Some((addr, port)) = first.client.clone() {
+        };
+        if let Some((addr, port)) = mine.client.clone() {
             if let Some(line) = client_port_line
                 && port != self.client_port
             {
@@ -669,7 +726,7 @@ impl Config {
                     &self.client_port.to_string(),
                     format!(
                         "server.{} on line {} gives this node client port {port}",
-                        first.id, first.line
+                        mine.id, mine.line
                     ),
                 ));
             }
@@ -677,18 +734,38 @@ impl Config {
             if let Some(addr) = addr {
                 self.client_port_address = addr.parse().map_err(|_| {
                     bad(
-                        file,
-                        first.line,
-                        &format!("server.{}", first.id),
+                        &servers_file,
+                        mine.line,
+                        &format!("server.{}", mine.id),
                         &addr,
                         "the client address is not an IP address",
                     )
                 })?;
             }
         }
-        // A standalone ZooKeeper server stamps its session ids with server id 1, whatever myid
-        // says; so does zoolog.
-        self.server_id = 1;
+        if standalone {
+            // A standalone ZooKeeper server stamps its session ids with server id 1, whatever
+            // myid says; so does zoolog.
+            self.server_id = 1;
+            return Ok(());
+        }
+        // Session ids carry the server id in their top byte (§10.1).
+        self.server_id =
+            u8::try_from(me)
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| ConfigError::Invalid {
+                    file: myid_file.clone(),
+                    why: format!("server id {me} is out of range: zoolog needs 1 to 255"),
+                })?;
+        self.ensemble = Some(Ensemble {
+            me,
+            servers: self.servers.clone(),
+            name: self.ensemble_name.clone(),
+            init_limit: self.init_limit,
+            sync_limit: self.sync_limit,
+            dynamic_config_file: dynamic_path,
+        });
         Ok(())
     }
 
@@ -741,7 +818,148 @@ mod tests {
         assert!(!c.four_letter_words.allows("dump"));
         assert!(c.extended_types_enabled);
         assert!(c.super_digest.is_some());
-        assert_eq!(c.notices.len(), 5);
+        // initLimit and syncLimit are read now; the autopurge and admin keys are noticed.
+        assert_eq!(c.notices.len(), 3);
+        assert_eq!((c.init_limit, c.sync_limit), (10, 5));
+    }
+
+    fn with_myid(id: &str) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("myid"), id).unwrap();
+        d
+    }
+
+    fn ensemble_cfg(dir: &Path, servers: &str) -> String {
+        format!(
+            "tickTime=500\nsyncLimit=4\ndataDir={}\n{servers}",
+            dir.display()
+        )
+    }
+
+    const THREE: &str = "server.1=127.0.0.1:2888:3888;2181\n\
+                         server.3=127.0.0.3:2888:3888;127.0.0.3:2183\n\
+                         server.2=127.0.0.2:2888:3888:participant;2182\n\
+                         server.4=[::1]:2888:3888:observer;2184\n";
+
+    #[test]
+    fn an_ensemble_member_is_known_by_its_myid() {
+        let d = with_myid("3\n");
+        let c = Config::parse("zoo.cfg", &ensemble_cfg(d.path(), THREE)).unwrap();
+        let e = c.ensemble.clone().expect("an ensemble");
+        assert_eq!(e.me, 3);
+        assert_eq!(c.server_id, 3);
+        assert_eq!(e.sync_limit, 4);
+        assert_eq!(e.participants(), vec![1, 2, 3]);
+        assert!(!e.is_observer());
+        assert_eq!(e.quorum_addr(3).as_deref(), Some("127.0.0.3:2888"));
+        assert_eq!(e.quorum_addr(4).as_deref(), Some("[::1]:2888"));
+        // This node's client address is its own server line's.
+        assert_eq!(c.client_port, 2183);
+        assert_eq!(c.client_port_address.to_string(), "127.0.0.3");
+        let d = with_myid("4");
+        let c = Config::parse("zoo.cfg", &ensemble_cfg(d.path(), THREE)).unwrap();
+        assert!(c.ensemble.unwrap().is_observer());
+        // One server with standaloneEnabled=false is an ensemble of one.
+        let d = with_myid("1");
+        let cfg = ensemble_cfg(
+            d.path(),
+            "standaloneEnabled=false\nserver.1=127.0.0.1:2888:3888\n",
+        );
+        let c = Config::parse("zoo.cfg", &cfg).unwrap();
+        assert_eq!(c.ensemble.unwrap().participants(), vec![1]);
+    }
+
+    #[test]
+    fn a_bad_ensemble_names_the_file_and_line() {
+        let err = |myid: Option<&str>, servers: &str| {
+            let d = match myid {
+                Some(id) => with_myid(id),
+                None => tempfile::tempdir().unwrap(),
+            };
+            Config::parse("zoo.cfg", &ensemble_cfg(d.path(), servers))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err(None, THREE);
+        assert!(e.contains("myid") && e.contains("missing"), "{e}");
+        let e = err(Some("7"), THREE);
+        assert!(
+            e.contains("myid") && e.contains("server 7") && e.contains("1, 2, 3, 4"),
+            "{e}"
+        );
+        let e = err(Some("x"), THREE);
+        assert!(e.contains("myid:1:"), "{e}");
+        let e = err(
+            Some("1"),
+            "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2888:3889\n",
+        );
+        assert!(
+            e.contains("zoo.cfg:5:") && e.contains("127.0.0.1:2888"),
+            "{e}"
+        );
+        let e = err(
+            Some("1"),
+            "server.1=127.0.0.1:2888:3888;2181\nserver.2=127.0.0.2:2888:3888;127.0.0.1:2181\n",
+        );
+        assert!(e.contains("zoo.cfg:5:") && e.contains("client port"), "{e}");
+        let e = err(
+            Some("1"),
+            "server.1=127.0.0.1:2888:2888\nserver.2=127.0.0.2:2888:3888\n",
+        );
+        assert!(e.contains("zoo.cfg:4:") && e.contains("same"), "{e}");
+        let e = err(
+            Some("1"),
+            "server.1=127.0.0.1:2888:3888:observer\nserver.2=127.0.0.2:2888:3888:observer\n",
+        );
+        assert!(e.contains("participant"), "{e}");
+        let e = err(
+            Some("1"),
+            "server.1=127.0.0.1:2888:3888\nserver.1=127.0.0.2:2888:3888\n",
+        );
+        assert!(e.contains("zoo.cfg:5:") && e.contains("twice"), "{e}");
+        let e = err(Some("1"), "syncLimit=0\n");
+        assert!(e.contains("syncLimit"), "{e}");
+    }
+
+    #[test]
+    fn a_dynamic_config_file_lists_the_servers() {
+        let d = with_myid("2");
+        std::fs::write(
+            d.path().join("zoo.cfg.dynamic"),
+            "version=100000000\nserver.1=127.0.0.1:2888:3888;2181\nserver.2=127.0.0.2:2888:3888;2182\n",
+        )
+        .unwrap();
+        let main = d.path().join("zoo.cfg");
+        std::fs::write(
+            &main,
+            format!(
+                "dataDir={}\nserver.9=127.0.0.9:1:2\ndynamicConfigFile=zoo.cfg.dynamic\n",
+                d.path().display()
+            ),
+        )
+        .unwrap();
+        let c = Config::from_file(&main).unwrap();
+        let e = c.ensemble.clone().unwrap();
+        assert_eq!(e.participants(), vec![1, 2]);
+        assert_eq!(c.client_port, 2182);
+        assert!(
+            c.notices.iter().any(|n| n.contains("ignored")),
+            "{:?}",
+            c.notices
+        );
+        std::fs::write(
+            d.path().join("zoo.cfg.dynamic"),
+            "server.1=127.0.0.1:2888:3888\nbogus=1\n",
+        )
+        .unwrap();
+        let e = Config::from_file(&main).unwrap_err().to_string();
+        assert!(
+            e.contains("zoo.cfg.dynamic:2:") && e.contains("bogus"),
+            "{e}"
+        );
+        std::fs::remove_file(d.path().join("zoo.cfg.dynamic")).unwrap();
+        let e = Config::from_file(&main).unwrap_err().to_string();
+        assert!(e.contains("zoo.cfg:3:") && e.contains("cannot read"), "{e}");
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! - [`local`] — [`LocalLoglet`], durable segment files with group-commit fsync (the default);
 //! - [`mem`] — [`MemLoglet`], in memory, for tests;
 //! - [`faulty`] — [`FaultyLoglet`], a test wrapper injecting delays, failures and reordering;
-//! - [`metastore`] — the [`MetaStore`] versioned register ([`LocalMetaStore`], [`MemMetaStore`]);
+//! - [`metastore`] — the [`MetaStore`] versioned register ([`LocalMetaStore`], [`MemMetaStore`],
+//!   [`LogMetaStore`]);
+//! - [`raft`] — [`RaftLoglet`](raft::RaftLoglet), a loglet replicated by openraft (ensembles);
 //! - [`chain`] — the [`Chain`] of segments and its binary format;
 //! - [`registry`] — [`LogletFactory`] and the default [`LogletRegistry`];
 //! - [`virtual_log`] — [`VirtualLog`], a reconfigurable loglet over a chain;
@@ -31,6 +33,6 @@ pub use faulty::{FaultConfig, FaultStats, FaultyLoglet};
 pub use local::{LocalLoglet, LocalLogletOptions, LocalLogletStats, MAX_ENTRY_BYTES};
 pub use loglet::{Loglet, Pos, TailWatcher};
 pub use mem::MemLoglet;
-pub use metastore::{LocalMetaStore, MemMetaStore, MetaStore, MetaVersion};
+pub use metastore::{LocalMetaStore, LogMetaStore, MemMetaStore, MetaStore, MetaVersion};
 pub use registry::{LogletFactory, LogletRegistry, OpenFn};
 pub use virtual_log::{VirtualLog, VirtualLogOptions};

@@ -4,8 +4,12 @@
 //!
 //! - `status` — the engine stack, log positions, the virtual log's chain, the last zxid, the
 //!   threads serving connections;
-//! - `reconfigure [<dir>]` — switches the running node's virtual log to a fresh local loglet
-//!   (in `<dir>`, or a new directory next to the current ones) while clients keep writing.
+//! - `reconfigure [<dir>]` — switches the running node's virtual log to a fresh loglet while
+//!   clients keep writing: a standalone node's to a local loglet (in `<dir>`, or a new directory
+//!   next to the current ones), an ensemble's (from any of its nodes) to a new raft group of the
+//!   same members;
+//! - `digest` — the applied position and the state digest of the store there (replicas at the
+//!   same position must agree).
 //!
 //! Layer: `server`; calls the service's admin paths.
 
@@ -56,6 +60,34 @@ pub async fn execute(cmd: &str, svc: &ZkService) -> String {
     let mut words = cmd.split_whitespace();
     match words.next() {
         Some("status") => status(svc),
+        Some("digest") => {
+            let snap = svc.snapshot();
+            match snap.digest() {
+                Ok(d) => format!("applied: {}\ndigest: {d}\n", svc.applied_cursor()),
+                Err(e) => format!("error: {e}\n"),
+            }
+        }
+        Some("reconfigure") if svc.ensemble().is_some() => {
+            let Some(vlog) = svc.stack().virtual_log() else {
+                return "error: no virtual log\n".to_string();
+            };
+            let (_, chain) = vlog.chain();
+            let Some(e) = svc.ensemble() else {
+                return "error: not in an ensemble\n".to_string();
+            };
+            let spec = crate::log::raft::RaftLogletSpec {
+                group: format!("seg-{}", chain.segments.len()),
+                members: e.participants.clone(),
+                observers: e.observers.clone(),
+            };
+            match svc.stack().reconfigure(spec.config()).await {
+                Ok(start) => format!(
+                    "reconfigured: new raft loglet {} from position {start}\n",
+                    spec.group
+                ),
+                Err(e) => format!("error: {e}\n"),
+            }
+        }
         Some("reconfigure") => {
             let dir = match words.next() {
                 Some(d) => PathBuf::from(d),
@@ -69,8 +101,10 @@ pub async fn execute(cmd: &str, svc: &ZkService) -> String {
                 Err(e) => format!("error: {e}\n"),
             }
         }
-        Some(other) => format!("error: unknown command `{other}` (status, reconfigure [dir])\n"),
-        None => "error: empty command (status, reconfigure [dir])\n".to_string(),
+        Some(other) => {
+            format!("error: unknown command `{other}` (status, digest, reconfigure [dir])\n")
+        }
+        None => "error: empty command (status, digest, reconfigure [dir])\n".to_string(),
     }
 }
 
@@ -102,6 +136,22 @@ fn status(svc: &ZkService) -> String {
             .load(std::sync::atomic::Ordering::Relaxed)
     );
     let _ = writeln!(out, "last_zxid: 0x{:x}", svc.last_zxid());
+    let _ = writeln!(out, "mode: {}", svc.mode().name());
+    if let Some(e) = svc.ensemble() {
+        let _ = writeln!(out, "server_id: {}", e.me);
+        let _ = writeln!(out, "quorum_address: {}", e.cluster.local_addr());
+        let leader = stack
+            .virtual_log()
+            .and_then(|v| e.active(v))
+            .and_then(|l| l.leader());
+        let _ = writeln!(
+            out,
+            "leader: {}",
+            leader.map_or("none".to_string(), |l| l.to_string())
+        );
+        let _ = writeln!(out, "live_peers: {:?}", e.live_peers());
+        let _ = writeln!(out, "serving: {}", svc.is_serving());
+    }
     let _ = writeln!(out, "sessions: {}", svc.sessions().len());
     let _ = writeln!(
         out,

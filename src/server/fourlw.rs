@@ -80,7 +80,7 @@ fn server_summary(svc: &ZkService, counts: &ConnCounts, out: &mut String) {
         st.outstanding.load(Ordering::Relaxed).max(0)
     );
     let _ = writeln!(out, "Zxid: 0x{:x}", zxid);
-    out.push_str("Mode: standalone\n");
+    let _ = writeln!(out, "Mode: {}", svc.mode().name());
     let _ = writeln!(out, "Node count: {nodes}");
 }
 
@@ -285,9 +285,9 @@ pub fn run(
                 .iter()
                 .map(|(s, _)| reader.ephemerals(*s).map(|e| e.len()).unwrap_or(0))
                 .sum();
-            let lines: Vec<(&str, String)> = vec![
+            let mut lines: Vec<(&str, String)> = vec![
                 ("version", version.clone()),
-                ("server_state", "standalone".into()),
+                ("server_state", svc.mode().name().into()),
                 ("ephemerals_count", ephemerals.to_string()),
                 ("num_alive_connections", counts.total().to_string()),
                 ("avg_latency", format!("{:.1}", l.avg_ms)),
@@ -328,6 +328,7 @@ pub fn run(
                 ("min_client_response_size", "-1".into()),
                 ("non_mtls_local_conn_count", "0".into()),
             ];
+            ensemble_lines(svc, &mut lines);
             for (k, v) in lines {
                 let _ = writeln!(out, "zk_{k}\t{v}");
             }
@@ -335,6 +336,32 @@ pub fn run(
         _ => {}
     }
     out
+}
+
+/// The `mntr` fields of an ensemble member: its peer state and, on the leader, its learners
+/// (the participants and observers it is in touch with count as synced).
+fn ensemble_lines(svc: &ZkService, lines: &mut Vec<(&'static str, String)>) {
+    use crate::zk::ensemble::Mode;
+    let Some(e) = svc.ensemble() else { return };
+    let mode = svc.mode();
+    let state = match mode {
+        Mode::Leader => "leading - broadcast",
+        Mode::Observer => "observing - broadcast",
+        _ => "following - broadcast",
+    };
+    lines.push(("peer_state", state.into()));
+    if mode != Mode::Leader {
+        return;
+    }
+    let live = e.live_peers();
+    let followers = live.iter().filter(|p| e.participants.contains(p)).count();
+    let observers = live.iter().filter(|p| e.observers.contains(p)).count();
+    lines.push(("learners", (followers + observers).to_string()));
+    lines.push(("synced_followers", followers.to_string()));
+    lines.push(("synced_non_voting_followers", "0".into()));
+    lines.push(("synced_observers", observers.to_string()));
+    lines.push(("pending_syncs", "0".into()));
+    lines.push(("followers", followers.to_string()));
 }
 
 /// `java.util.Date.toString()` of `ms` since the epoch, in UTC: `Sun Nov 22 00:32:30 UTC 2026`.

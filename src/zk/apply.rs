@@ -171,7 +171,9 @@ impl ZkStateMachine {
         let session_id = match &cmd.op {
             ZkOp::CreateSession { session_id, .. }
             | ZkOp::CloseSession { session_id }
-            | ZkOp::ExpireSession { session_id } => *session_id,
+            | ZkOp::ExpireSession { session_id }
+            | ZkOp::AttachSession { session_id, .. }
+            | ZkOp::ExpireOwnedSession { session_id, .. } => *session_id,
             _ => cmd.session_id,
         };
         Ok(ZkOutcome {
@@ -200,6 +202,18 @@ impl ZkStateMachine {
             }
             ZkOp::ExpireSession { session_id } => {
                 single(x.close_session(*session_id, true), |()| Response::Empty)
+            }
+            ZkOp::AttachSession {
+                session_id,
+                owner,
+                timeout_ms,
+            } => single(x.attach_session(*session_id, *owner, *timeout_ms), |()| {
+                Response::Empty
+            }),
+            ZkOp::ExpireOwnedSession { session_id, owner } => {
+                single(x.expire_owned_session(*session_id, *owner), |()| {
+                    Response::Empty
+                })
             }
             ZkOp::DeleteContainer { path } => {
                 single(x.cleanup_container(path), |()| Response::Empty)

@@ -10,7 +10,10 @@
 //! - tag 1, client request: `opcode i32 | body_len u32 | body (the jute request record)`;
 //! - tag 2, CreateSession: `session_id i64 | timeout_ms i32`;
 //! - tag 3, CloseSession / 4, ExpireSession: `session_id i64`;
-//! - tag 5, DeleteContainer / 6, ExpireTtl: `path (jute ustring)`.
+//! - tag 5, DeleteContainer / 6, ExpireTtl: `path (jute ustring)`;
+//! - tag 7, Rejected: `err i32`;
+//! - tag 8, AttachSession: `session_id i64 | owner u64 | timeout_ms i32`;
+//! - tag 9, ExpireOwnedSession: `session_id i64 | owner u64`.
 
 use bytes::{Buf, Bytes, BytesMut};
 use zoolog_jute::{ByteString, Cx, DecodeError, Id, Jute, OpCode, Request};
@@ -25,6 +28,8 @@ const TAG_EXPIRE_SESSION: u8 = 4;
 const TAG_DELETE_CONTAINER: u8 = 5;
 const TAG_EXPIRE_TTL: u8 = 6;
 const TAG_REJECTED: u8 = 7;
+const TAG_ATTACH_SESSION: u8 = 8;
+const TAG_EXPIRE_OWNED_SESSION: u8 = 9;
 
 /// What a command does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +52,16 @@ pub enum ZkOp {
     /// writes, a client-sent createSession): an error transaction answering `err` that still
     /// consumes a zxid, as ZooKeeper's PrepRequestProcessor does.
     Rejected { err: i32 },
+    /// In an ensemble: the session's client reconnected to server `owner`, which serves it
+    /// (and times it) from now on, with the newly negotiated timeout.
+    AttachSession {
+        session_id: i64,
+        owner: u64,
+        timeout_ms: i32,
+    },
+    /// In an ensemble: server `owner` found the session expired. Ignored if the session moved
+    /// to another server meanwhile (an attach applied first).
+    ExpireOwnedSession { session_id: i64, owner: u64 },
 }
 
 /// One ZooKeeper write, as it travels through the log.
@@ -168,6 +183,21 @@ impl ZkCommand {
                 out.extend_from_slice(&u8::to_be_bytes(TAG_REJECTED));
                 out.extend_from_slice(&i32::to_be_bytes(*err));
             }
+            ZkOp::AttachSession {
+                session_id,
+                owner,
+                timeout_ms,
+            } => {
+                out.extend_from_slice(&u8::to_be_bytes(TAG_ATTACH_SESSION));
+                out.extend_from_slice(&i64::to_be_bytes(*session_id));
+                out.extend_from_slice(&u64::to_be_bytes(*owner));
+                out.extend_from_slice(&i32::to_be_bytes(*timeout_ms));
+            }
+            ZkOp::ExpireOwnedSession { session_id, owner } => {
+                out.extend_from_slice(&u8::to_be_bytes(TAG_EXPIRE_OWNED_SESSION));
+                out.extend_from_slice(&i64::to_be_bytes(*session_id));
+                out.extend_from_slice(&u64::to_be_bytes(*owner));
+            }
         }
         out.freeze()
     }
@@ -247,6 +277,21 @@ impl ZkCommand {
             TAG_REJECTED => {
                 need(&r, 4)?;
                 ZkOp::Rejected { err: r.get_i32() }
+            }
+            TAG_ATTACH_SESSION => {
+                need(&r, 20)?;
+                ZkOp::AttachSession {
+                    session_id: r.get_i64(),
+                    owner: r.get_u64(),
+                    timeout_ms: r.get_i32(),
+                }
+            }
+            TAG_EXPIRE_OWNED_SESSION => {
+                need(&r, 16)?;
+                ZkOp::ExpireOwnedSession {
+                    session_id: r.get_i64(),
+                    owner: r.get_u64(),
+                }
             }
             t => return Err(CommandError::UnknownOp(t)),
         };
@@ -363,6 +408,15 @@ mod tests {
             ZkOp::ExpireSession { session_id: -1 },
             ZkOp::DeleteContainer { path: "/c".into() },
             ZkOp::ExpireTtl { path: "/t".into() },
+            ZkOp::AttachSession {
+                session_id: 77,
+                owner: 3,
+                timeout_ms: 6000,
+            },
+            ZkOp::ExpireOwnedSession {
+                session_id: 77,
+                owner: u64::MAX,
+            },
         ] {
             out.push(ZkCommand::internal(0, 5, op));
         }

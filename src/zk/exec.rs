@@ -321,6 +321,30 @@ impl<'o, 'a> Exec<'o, 'a> {
         Ok(())
     }
 
+    /// A session moves to server `owner` (its client reconnected there), with a new timeout.
+    /// `SESSIONEXPIRED` if it no longer exists.
+    pub(crate) fn attach_session(
+        &mut self,
+        session: i64,
+        owner: u64,
+        timeout: i32,
+    ) -> Result<(), Fail> {
+        if tree::session_timeout(&self.ov, session)?.is_none() {
+            return Err(Fail::Code(ErrorCode::SessionExpired));
+        }
+        tree::put_owned_session(&mut self.ov, session, timeout, owner);
+        Ok(())
+    }
+
+    /// Server `owner` found the session expired: it expires only if `owner` still serves it
+    /// (otherwise it moved and the expiry is stale: nothing changes).
+    pub(crate) fn expire_owned_session(&mut self, session: i64, owner: u64) -> Result<(), Fail> {
+        match tree::session_record(&self.ov, session)? {
+            Some((_, o)) if o == owner => self.close_session(session, true),
+            _ => Ok(()),
+        }
+    }
+
     /// Container cleanup, re-checked at apply: still a container (`BADVERSION` otherwise),
     /// childless (`NOTEMPTY`), and used (persisted cversion > 0) or never used for longer than
     /// `container_max_never_used_ms` (`BADVERSION` otherwise).

@@ -34,6 +34,7 @@ mod children_cache;
 pub mod command;
 pub mod config;
 pub mod conn_queue;
+pub mod ensemble;
 mod exec;
 pub mod hub;
 mod java_order;

@@ -172,6 +172,34 @@ fn empty_response(read_only: Option<bool>) -> ConnectResponse {
     }
 }
 
+/// Proposes that session `id` is served by server `me` from now on; true once applied.
+async fn attach(svc: &Arc<ZkService>, id: i64, me: u64, timeout: i32) -> bool {
+    let cmd = ZkCommand::internal(
+        id,
+        now_ms(),
+        ZkOp::AttachSession {
+            session_id: id,
+            owner: me,
+            timeout_ms: timeout,
+        },
+    );
+    match svc.execute(&cmd).await {
+        Ok(o) if o.err == ErrorCode::Ok => {
+            svc.sessions().add(id, timeout as u32);
+            debug!(
+                session = format_args!("0x{id:x}"),
+                "session moved to this server"
+            );
+            true
+        }
+        Ok(_) => false,
+        Err(e) => {
+            warn!(error = %e, "attachSession could not be proposed");
+            false
+        }
+    }
+}
+
 /// Processes a ConnectRequest (§1.4): new session through the log, or resume by id + password.
 pub async fn handshake(
     svc: &Arc<ZkService>,
@@ -179,7 +207,19 @@ pub async fn handshake(
     peer: SocketAddr,
     tx: Arc<ConnQueue>,
 ) -> Handshake {
-    let last = svc.last_zxid();
+    if !svc.is_serving() {
+        debug!("not serving: cut off from the ensemble's majority");
+        return Handshake::Rejected(None);
+    }
+    let mut last = svc.last_zxid();
+    if req.last_zxid_seen > last && svc.node_id().is_some() {
+        // Another server of the ensemble answered this client already: catch up with the log
+        // first (ZooKeeper refuses a server that is behind the client).
+        if let Err(e) = svc.stack().sync().await {
+            debug!(error = %e, "sync before a reconnect failed");
+        }
+        last = svc.last_zxid();
+    }
     if req.last_zxid_seen > last {
         debug!(
             client = req.last_zxid_seen,
@@ -218,13 +258,17 @@ pub async fn handshake(
         // Any live connection of this session here is closed first, even if the password turns
         // out wrong (observed on 3.8.0).
         svc.hub().close_session_connections(id);
-        let known = {
+        let owner = {
             let snap = svc.snapshot();
-            svc.reader(&snap).session_exists(id).unwrap_or(false)
+            svc.reader(&snap).session_owner(id).unwrap_or(None)
         };
-        if !session_id::check_password(id, &req.passwd)
-            || !known
-            || !svc.sessions().retime(id, timeout as u32)
+        let password_ok = session_id::check_password(id, &req.passwd);
+        // In an ensemble, a session served by another server moves here by a log entry.
+        let moved = match (svc.node_id(), owner) {
+            (Some(me), Some(o)) if o != me && password_ok => attach(svc, id, me, timeout).await,
+            _ => false,
+        };
+        if !password_ok || owner.is_none() || !(moved || svc.sessions().retime(id, timeout as u32))
         {
             debug!(
                 session = format_args!("0x{id:x}"),

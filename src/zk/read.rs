@@ -306,9 +306,15 @@ impl ZkReader<'_> {
         tree::session_timeout(&self.view, session)
     }
 
-    /// Every session with its timeout (to rebuild session timers after a restart).
-    pub fn sessions(&self) -> Result<Vec<(i64, i32)>, StoreError> {
+    /// Every session with its timeout and the server that serves it (to rebuild session timers
+    /// after a restart).
+    pub fn sessions(&self) -> Result<Vec<(i64, i32, u64)>, StoreError> {
         tree::sessions(&self.view)
+    }
+
+    /// The server serving `session` (its creator until it moved), if the session exists.
+    pub fn session_owner(&self, session: i64) -> Result<Option<u64>, StoreError> {
+        Ok(tree::session_record(&self.view, session)?.map(|(_, o)| o))
     }
 
     /// The ephemeral paths of `session`, in byte order.

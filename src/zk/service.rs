@@ -1,7 +1,10 @@
 //! `ZkService`: one ZooKeeper node. It opens the platform under the ZooKeeper application — the
-//! virtual log over a local loglet, the LocalStore, the engine stack
-//! Observer/Batching/SessionOrder/Base — restores the session timers from the store, and runs
-//! the node's background jobs: session expiry, container/TTL cleanup, log trimming.
+//! virtual log (over a local loglet and a local MetaStore for a standalone node; over raft
+//! loglets and a replicated MetaStore in an ensemble, see [`super::ensemble`]), the LocalStore,
+//! the engine stack Observer/Batching/SessionOrder/Base — restores the timers of the sessions
+//! this node serves, and runs the node's background jobs: session expiry, container/TTL cleanup
+//! (on the leader only, in an ensemble), log trimming (standalone only until the log is trimmed
+//! below every replica's position), and, in an ensemble, the quorum watch.
 //!
 //! Layer: `zk`, the top of the platform; the server layer drives it through [`ZkService`] and
 //! [`super::processor::Processor`].
@@ -22,8 +25,8 @@ use crate::engine::{
     Stack, StackBuilder,
 };
 use crate::log::{
-    LocalLogletOptions, LocalMetaStore, LogError, LogletConfig, LogletRegistry, VirtualLog,
-    VirtualLogOptions,
+    LocalLogletOptions, LocalMetaStore, LogError, LogletConfig, LogletRegistry, MetaStore,
+    VirtualLog, VirtualLogOptions,
 };
 use crate::store::{LocalStore, ReadSnapshot, SharedStore, StoreError, StoreOptions};
 
@@ -31,6 +34,7 @@ use super::applicator::ZkApplicator;
 use super::apply::ZkStateMachine;
 use super::command::{ZkCommand, ZkOp};
 use super::config::ZkConfig;
+use super::ensemble::{self, EnsembleNode, Mode};
 use super::hub::Hub;
 use super::outcome::{OutcomeError, ZkOutcome};
 use super::read::{CleanupKind, ZkReader};
@@ -88,6 +92,10 @@ pub struct ZkService {
     /// Log positions replayed at startup (applied from the log above the store's durable
     /// cursor): zero after a clean shutdown.
     replayed: u64,
+    /// This node's part in an ensemble (`None`: standalone).
+    ensemble: Option<EnsembleNode>,
+    /// False while an ensemble node is cut off from a majority: it serves no client.
+    serving: std::sync::atomic::AtomicBool,
 }
 
 impl ZkService {
@@ -102,19 +110,43 @@ impl ZkService {
                 source,
             })?;
         }
-        let meta = Arc::new(LocalMetaStore::open(
-            config.data_log_dir.join("chain.meta"),
-        )?);
-        let registry = Arc::new(LogletRegistry::new(LocalLogletOptions::default()));
-        let vlog = Arc::new(
-            VirtualLog::open(
-                meta,
-                registry,
-                LogletConfig::local(log_dir.join("segment-0")),
+        let (meta, registry, bootstrap, ensemble): (Arc<dyn MetaStore>, _, _, _) =
+            match &config.ensemble {
+                None => (
+                    Arc::new(LocalMetaStore::open(
+                        config.data_log_dir.join("chain.meta"),
+                    )?),
+                    Arc::new(LogletRegistry::new(LocalLogletOptions::default())),
+                    LogletConfig::local(log_dir.join("segment-0")),
+                    None,
+                ),
+                Some(e) => {
+                    let p = ensemble::open(&config, e).await?;
+                    (p.meta, p.registry, p.bootstrap, Some(p.node))
+                }
+            };
+        // An ensemble node waits here until a majority of the participants is up.
+        let mut waited = 0u32;
+        let vlog = loop {
+            match VirtualLog::open(
+                meta.clone(),
+                registry.clone(),
+                bootstrap.clone(),
                 VirtualLogOptions::default(),
             )
-            .await?,
-        );
+            .await
+            {
+                Ok(v) => break Arc::new(v),
+                Err(LogError::Unavailable(why)) if ensemble.is_some() => {
+                    waited += 1;
+                    if waited % 5 == 1 {
+                        info!(reason = %why, "waiting for a quorum of the ensemble");
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
 
         let zk_config = ZkConfig {
             extended_types_enabled: config.extended_types_enabled,
@@ -156,7 +188,13 @@ impl ZkService {
 
         let stack = StackBuilder::on_virtual_log(vlog, store)
             .base_options(BaseOptions {
-                tail_poll_interval: Duration::from_millis(20),
+                // A raft loglet tells the apply loop of every entry it applies (watch_tail), so
+                // polling its tail, a round trip to the leader, is only a safety net.
+                tail_poll_interval: if ensemble.is_some() {
+                    Duration::from_millis(250)
+                } else {
+                    Duration::from_millis(20)
+                },
                 ..BaseOptions::default()
             })
             .observer("zk")
@@ -174,8 +212,16 @@ impl ZkService {
         let opened_at = stack.base().applied_cursor();
         let snapshot = stack.sync().await?;
         let replayed = stack.base().applied_cursor().saturating_sub(opened_at);
-        let restored = app.state_machine().reader(&snapshot).sessions()?;
-        for (id, timeout) in &restored {
+        // A node times the sessions it serves; in an ensemble the others are their servers'.
+        let me = ensemble.as_ref().map(|e| e.me);
+        let restored: Vec<_> = app
+            .state_machine()
+            .reader(&snapshot)
+            .sessions()?
+            .into_iter()
+            .filter(|(_, _, owner)| me.is_none_or(|m| m == *owner))
+            .collect();
+        for (id, timeout, _) in &restored {
             sessions.add(*id, (*timeout).max(0) as u32);
         }
         info!(
@@ -204,13 +250,21 @@ impl ZkService {
             trace_mask: std::sync::atomic::AtomicI64::new(306),
             jobs: std::sync::Mutex::new(Vec::new()),
             replayed,
+            ensemble,
+            serving: std::sync::atomic::AtomicBool::new(true),
         });
-        let jobs = vec![
+        let mut jobs = vec![
             tokio::spawn(expiry_loop(Arc::downgrade(&svc))),
             tokio::spawn(cleanup_loop(Arc::downgrade(&svc))),
-            tokio::spawn(trim_loop(Arc::downgrade(&svc))),
             tokio::spawn(close_on_stop(svc.stack.base().clone(), svc.hub.clone())),
         ];
+        if svc.ensemble.is_some() {
+            jobs.push(tokio::spawn(quorum_loop(Arc::downgrade(&svc))));
+        } else {
+            // In an ensemble the log may only be trimmed below every replica's position, which
+            // no engine tracks yet: it is kept whole.
+            jobs.push(tokio::spawn(trim_loop(Arc::downgrade(&svc))));
+        }
         if let Ok(mut j) = svc.jobs.lock() {
             j.extend(jobs);
         }
@@ -219,6 +273,31 @@ impl ZkService {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// This node's part in an ensemble, if it is in one.
+    pub fn ensemble(&self) -> Option<&EnsembleNode> {
+        self.ensemble.as_ref()
+    }
+
+    /// Standalone, or leader/follower/observer of the ensemble's active log segment.
+    pub fn mode(&self) -> Mode {
+        match (&self.ensemble, self.stack.virtual_log()) {
+            (Some(e), Some(v)) => e.mode(v),
+            (Some(e), None) if e.observer => Mode::Observer,
+            (Some(_), None) => Mode::Follower,
+            (None, _) => Mode::Standalone,
+        }
+    }
+
+    /// This node's server id in the ensemble (`None`: standalone).
+    pub fn node_id(&self) -> Option<u64> {
+        self.ensemble.as_ref().map(|e| e.me)
+    }
+
+    /// Whether the node serves clients now (an ensemble node cut off from a majority does not).
+    pub fn is_serving(&self) -> bool {
+        self.serving.load(Ordering::Relaxed)
     }
 
     pub fn stack(&self) -> &Stack {
@@ -351,6 +430,13 @@ impl ZkService {
                 }
             }
         }
+        if let Some(e) = &self.ensemble {
+            use crate::log::Loglet;
+            if let Err(err) = e.meta_log.close().await {
+                warn!(error = %err, "closing the metastore log failed");
+            }
+            e.close();
+        }
         info!(
             durable = self.store.durable_cursor(),
             clean, "ZooKeeper node shut down"
@@ -384,17 +470,26 @@ async fn expiry_loop(svc: std::sync::Weak<ZkService>) {
         let Some(svc) = svc.upgrade() else { return };
         for session in svc.sessions.take_expired(Instant::now()) {
             debug!(session = format_args!("0x{session:x}"), "session expired");
-            let cmd = ZkCommand::internal(
-                session,
-                now_ms(),
-                ZkOp::ExpireSession {
+            // In an ensemble the expiry names this server: if the session moved to another one
+            // meanwhile, apply ignores it.
+            let op = match svc.node_id() {
+                Some(owner) => ZkOp::ExpireOwnedSession {
+                    session_id: session,
+                    owner,
+                },
+                None => ZkOp::ExpireSession {
                     session_id: session,
                 },
-            );
-            let fut = svc.propose(&cmd);
+            };
+            let fut = svc.propose(&ZkCommand::internal(session, now_ms(), op));
+            let weak = Arc::downgrade(&svc);
             tokio::spawn(async move {
                 if let Err(e) = fut.await {
                     warn!(error = %e, "session expiry proposal failed");
+                }
+                // Expired, or moved elsewhere: this node times it no longer.
+                if let Some(svc) = weak.upgrade() {
+                    svc.sessions.remove(session);
                 }
             });
         }
@@ -417,6 +512,10 @@ async fn cleanup_loop(svc: std::sync::Weak<ZkService>) {
     loop {
         interval.tick().await;
         let Some(svc) = svc.upgrade() else { return };
+        // One node of an ensemble cleans up (apply re-checks each candidate anyway).
+        if !matches!(svc.mode(), Mode::Standalone | Mode::Leader) {
+            continue;
+        }
         let snap = svc.snapshot();
         let candidates = match svc.reader(&snap).cleanup_candidates(now_ms()) {
             Ok(c) => c,
@@ -436,6 +535,35 @@ async fn cleanup_loop(svc: std::sync::Weak<ZkService>) {
             }
             // At most `znode.container.maxPerMinute` deletions a minute.
             tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// An ensemble node that has not heard from a majority of the participants within `syncLimit`
+/// ticks stops serving, as a ZooKeeper follower that lost its leader does: it closes every client
+/// connection (the clients move to another server) and refuses sessions until it is back.
+async fn quorum_loop(svc: std::sync::Weak<ZkService>) {
+    let every = match svc.upgrade() {
+        Some(s) => Duration::from_millis(u64::from(s.config.tick_time_ms.clamp(10, 2000)) / 2),
+        None => return,
+    };
+    let mut interval = tokio::time::interval(every.max(Duration::from_millis(5)));
+    loop {
+        interval.tick().await;
+        let Some(svc) = svc.upgrade() else { return };
+        let Some(e) = svc.ensemble.as_ref() else {
+            return;
+        };
+        let ok = e.has_quorum();
+        let was = svc.serving.swap(ok, Ordering::Relaxed);
+        if was && !ok {
+            warn!(
+                live_peers = ?e.live_peers(),
+                "cut off from a majority of the ensemble: closing client connections"
+            );
+            svc.hub.close_all();
+        } else if !was && ok {
+            info!("back in touch with a majority of the ensemble: serving clients again");
         }
     }
 }

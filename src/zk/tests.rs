@@ -1247,7 +1247,11 @@ fn session_table() {
         session_id: -7,
         timeout_ms: 4000,
     });
-    let mut s = h.with_reader(|r| r.sessions().unwrap());
+    let mut s: Vec<(i64, i32)> = h
+        .with_reader(|r| r.sessions().unwrap())
+        .into_iter()
+        .map(|(id, t, _)| (id, t))
+        .collect();
     s.sort();
     assert_eq!(s, vec![(-7, 4000), (S1, 30_000)]);
     assert_eq!(
@@ -2129,4 +2133,48 @@ fn listings_and_counts_by_depth() {
     assert_eq!(h.run(S1, delete("/a/b/c/d", -1)).err, ErrorCode::Ok);
     assert_eq!(count(&h, "/a"), 3);
     assert_eq!(children(&h, "/a/b/c"), Vec::<String>::new());
+}
+
+#[test]
+fn session_owner_moves_and_stale_expiry_is_ignored() {
+    let mut h = H::new();
+    h.session(S1);
+    // Created on server 1 (the id's top byte): that is its owner.
+    assert_eq!(h.with_reader(|r| r.session_owner(S1).unwrap()), Some(1));
+    h.run(S1, create_flags("/e", 1));
+    let o = h.internal(ZkOp::AttachSession {
+        session_id: S1,
+        owner: 3,
+        timeout_ms: 9000,
+    });
+    assert_eq!(o.err, ErrorCode::Ok);
+    assert_eq!(h.with_reader(|r| r.session_owner(S1).unwrap()), Some(3));
+    assert_eq!(
+        h.with_reader(|r| r.session_timeout(S1).unwrap()),
+        Some(9000)
+    );
+    // The old owner's expiry, applied after the move, changes nothing but the zxid.
+    let before = h.with_reader(|r| r.last_zxid().unwrap());
+    let o = h.internal(ZkOp::ExpireOwnedSession {
+        session_id: S1,
+        owner: 1,
+    });
+    assert_eq!(o.err, ErrorCode::Ok);
+    assert!(o.closed_sessions.is_empty());
+    assert!(h.exists("/e"));
+    assert_eq!(o.zxid, before + 1);
+    // The new owner's expiry removes it with its ephemerals.
+    let o = h.internal(ZkOp::ExpireOwnedSession {
+        session_id: S1,
+        owner: 3,
+    });
+    assert_eq!(o.closed_sessions.len(), 1);
+    assert!(!h.exists("/e"));
+    // Attaching a session that is gone answers SESSIONEXPIRED.
+    let o = h.internal(ZkOp::AttachSession {
+        session_id: S1,
+        owner: 2,
+        timeout_ms: 9000,
+    });
+    assert_eq!(o.err, ErrorCode::SessionExpired);
 }

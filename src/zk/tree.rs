@@ -22,6 +22,8 @@ use super::view::TreeRead;
 
 /// The session-table value format version.
 const SESSION_FORMAT_V1: u8 = 1;
+/// A session record that names its owner (the server serving it after it moved).
+const SESSION_FORMAT_V2: u8 = 2;
 
 /// The nodes of a fresh ZooKeeper (`DataTree()`), observed on 3.8.0: every Stat field 0 and
 /// empty (not null) data; `/` and `/zookeeper` have persisted cversion 0, so the wire shows −1
@@ -136,27 +138,48 @@ pub(crate) fn descendant_count(r: &dyn TreeRead, path: &str) -> Result<u64, Stor
 
 /// The timeout of a session, if the session exists.
 pub(crate) fn session_timeout(r: &dyn TreeRead, session: i64) -> Result<Option<i32>, StoreError> {
+    Ok(session_record(r, session)?.map(|(t, _)| t))
+}
+
+/// The timeout and owner of a session, if the session exists.
+pub(crate) fn session_record(
+    r: &dyn TreeRead,
+    session: i64,
+) -> Result<Option<(i32, u64)>, StoreError> {
     r.raw_bytes(&keys::session(session))?
-        .map(|v| decode_session(&v))
+        .map(|v| decode_session(session, &v))
         .transpose()
 }
 
-fn decode_session(v: &[u8]) -> Result<i32, StoreError> {
+/// The server a session was created on: the top byte of its id (§10.1).
+pub(crate) fn creator_of(session: i64) -> u64 {
+    (session as u64) >> 56
+}
+
+/// `(timeout, owner)`: a record without an owner belongs to the server that created it.
+fn decode_session(session: i64, v: &[u8]) -> Result<(i32, u64), StoreError> {
     match v {
-        [SESSION_FORMAT_V1, a, b, c, d] => Ok(i32::from_be_bytes([*a, *b, *c, *d])),
+        [SESSION_FORMAT_V1, a, b, c, d] => {
+            Ok((i32::from_be_bytes([*a, *b, *c, *d]), creator_of(session)))
+        }
+        [SESSION_FORMAT_V2, a, b, c, d, owner @ ..] if owner.len() == 8 => {
+            let mut o = [0u8; 8];
+            o.copy_from_slice(owner);
+            Ok((i32::from_be_bytes([*a, *b, *c, *d]), u64::from_be_bytes(o)))
+        }
         _ => Err(StoreError::Corrupt("malformed zk session record".into())),
     }
 }
 
-/// Every session with its timeout, by id (as unsigned, i.e. key order).
-pub(crate) fn sessions(r: &dyn TreeRead) -> Result<Vec<(i64, i32)>, StoreError> {
+/// Every session with its timeout and owner, by id (as unsigned, i.e. key order).
+pub(crate) fn sessions(r: &dyn TreeRead) -> Result<Vec<(i64, i32, u64)>, StoreError> {
     let mut out = Vec::new();
     let mut err = None;
     r.scan_prefix(&[keys::SESSION], &mut |k, v| {
-        match (keys::session_of(k), decode_session(v)) {
-            (Some(id), Ok(t)) => out.push((id, t)),
-            (None, _) => err = Some(StoreError::Corrupt("malformed zk session key".into())),
-            (_, Err(e)) => err = Some(e),
+        match keys::session_of(k).map(|id| (id, decode_session(id, v))) {
+            Some((id, Ok((t, owner)))) => out.push((id, t, owner)),
+            None => err = Some(StoreError::Corrupt("malformed zk session key".into())),
+            Some((_, Err(e))) => err = Some(e),
         }
         ControlFlow::Continue(())
     })?;
@@ -169,6 +192,14 @@ pub(crate) fn sessions(r: &dyn TreeRead) -> Result<Vec<(i64, i32)>, StoreError> 
 pub(crate) fn put_session(ov: &mut Overlay<'_>, session: i64, timeout: i32) {
     let mut v = vec![SESSION_FORMAT_V1];
     v.extend_from_slice(&timeout.to_be_bytes());
+    ov.put_raw(keys::session(session), v);
+}
+
+/// A session record naming its owner (after the session moved to another server).
+pub(crate) fn put_owned_session(ov: &mut Overlay<'_>, session: i64, timeout: i32, owner: u64) {
+    let mut v = vec![SESSION_FORMAT_V2];
+    v.extend_from_slice(&timeout.to_be_bytes());
+    v.extend_from_slice(&owner.to_be_bytes());
     ov.put_raw(keys::session(session), v);
 }
 

@@ -3,13 +3,16 @@
 //! Layer: beside the loglets, below the VirtualLog, which keeps its chain of segments in it.
 //! It needs availability, not speed: it is written only on reconfiguration and trimming.
 //! Implementations: [`LocalMetaStore`] (a file replaced atomically, single node) and
-//! [`MemMetaStore`] (tests). A replicated one (openraft) will implement the same trait.
+//! [`MemMetaStore`] (tests) and [`LogMetaStore`] (an ensemble: the register's history in a
+//! replicated loglet of its own, a raft group among the participants).
 
 mod local;
 mod mem;
+mod replicated;
 
 pub use local::LocalMetaStore;
 pub use mem::MemMetaStore;
+pub use replicated::LogMetaStore;
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -7,6 +7,7 @@
 //! - [`store`] — the replica's RocksDB: raft log, vote, applied state, position index;
 //! - [`log_store`] / [`state_machine`] — openraft's storage traits over it;
 //! - [`network`] — openraft's network over the cluster transport;
+//! - [`factory`] — the `raft` kind of a loglet registry;
 //! - this file — [`RaftLoglet`], the `Loglet` the engines see.
 //!
 //! `append` works on every member: payloads queue on the replica in call order and are sent
@@ -20,6 +21,7 @@
 //! invisible. The group's membership never changes: growing or shrinking the ensemble is a
 //! new loglet in the VirtualLog's chain.
 
+pub mod factory;
 mod log_store;
 mod network;
 mod state_machine;
@@ -60,16 +62,24 @@ pub struct RaftLogletSpec {
     pub group: String,
     /// Ids of the participants that vote and hold the log.
     pub members: BTreeSet<u64>,
+    /// Ids of observers: they receive the log (raft learners) and vote in nothing.
+    pub observers: BTreeSet<u64>,
 }
 
 impl RaftLogletSpec {
     /// The chain entry of this loglet.
     pub fn config(&self) -> LogletConfig {
-        let members: Vec<String> = self.members.iter().map(|m| m.to_string()).collect();
-        LogletConfig::new(
-            KIND_RAFT,
-            format!("group={};members={}", self.group, members.join(",")),
-        )
+        let list = |s: &BTreeSet<u64>| {
+            s.iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mut text = format!("group={};members={}", self.group, list(&self.members));
+        if !self.observers.is_empty() {
+            text.push_str(&format!(";observers={}", list(&self.observers)));
+        }
+        LogletConfig::new(KIND_RAFT, text)
     }
 
     /// Parses a chain entry of kind `raft`.
@@ -80,23 +90,30 @@ impl RaftLogletSpec {
         }
         let text = std::str::from_utf8(&config.params).map_err(|_| bad())?;
         let mut group = None;
-        let mut members = BTreeSet::new();
+        let (mut members, mut observers) = (BTreeSet::new(), BTreeSet::new());
         for part in text.split(';') {
-            match part.split_once('=') {
-                Some(("group", g)) if !g.is_empty() => group = Some(g.to_string()),
-                Some(("members", m)) => {
-                    for id in m.split(',').filter(|s| !s.is_empty()) {
-                        members.insert(id.parse::<u64>().map_err(|_| bad())?);
-                    }
+            let (key, ids) = match part.split_once('=') {
+                Some(("group", g)) if !g.is_empty() => {
+                    group = Some(g.to_string());
+                    continue;
                 }
+                Some(("members", m)) => (&mut members, m),
+                Some(("observers", o)) => (&mut observers, o),
                 _ => return Err(bad()),
+            };
+            for id in ids.split(',').filter(|s| !s.is_empty()) {
+                key.insert(id.parse::<u64>().map_err(|_| bad())?);
             }
         }
         let group = group.ok_or_else(bad)?;
-        if members.is_empty() {
+        if members.is_empty() || !members.is_disjoint(&observers) {
             return Err(bad());
         }
-        Ok(RaftLogletSpec { group, members })
+        Ok(RaftLogletSpec {
+            group,
+            members,
+            observers,
+        })
     }
 }
 
@@ -190,9 +207,9 @@ impl RaftLoglet {
         opts: RaftLogletOptions,
     ) -> Result<RaftLoglet> {
         let me = cluster.node();
-        if !spec.members.contains(&me) {
+        if !spec.members.contains(&me) && !spec.observers.contains(&me) {
             return Err(LogError::InvalidConfig(format!(
-                "node {me} is not a member of raft loglet {}",
+                "node {me} is neither a member nor an observer of raft loglet {}",
                 spec.group
             )));
         }
@@ -233,7 +250,7 @@ impl RaftLoglet {
         .await
         .map_err(unavailable)?;
         network::serve(&cluster, &spec.group, raft.clone());
-        if !raft.is_initialized().await.map_err(unavailable)? {
+        if spec.members.contains(&me) && !raft.is_initialized().await.map_err(unavailable)? {
             match raft.initialize(spec.members.clone()).await {
                 Ok(()) => {
                     info!(group = %spec.group, members = ?spec.members, "initialised raft loglet")
@@ -259,6 +276,9 @@ impl RaftLoglet {
         l.serve_forwards();
         tokio::spawn(batcher(l.inner.clone(), rx));
         tokio::spawn(purger(l.inner.clone()));
+        if !l.inner.spec.observers.is_empty() {
+            tokio::spawn(add_observers(l.inner.clone()));
+        }
         Ok(l)
     }
 
@@ -548,6 +568,40 @@ async fn submit(inner: &Arc<Inner>, payloads: Vec<Bytes>) -> Result<Waiting> {
             }))
         }
         None => Err(unavailable("no raft leader")),
+    }
+}
+
+/// While this replica leads, makes every observer a raft learner (it then receives the log).
+async fn add_observers(inner: Arc<Inner>) {
+    let mut metrics = inner.raft.metrics();
+    loop {
+        let (leading, learners): (bool, BTreeSet<u64>) = {
+            let m = metrics.borrow();
+            (
+                m.current_leader == Some(inner.me),
+                m.membership_config.membership().learner_ids().collect(),
+            )
+        };
+        if leading {
+            for o in inner.spec.observers.difference(&learners) {
+                match inner
+                    .raft
+                    .add_learner(*o, openraft::EmptyNode {}, false)
+                    .await
+                {
+                    Ok(_) => {
+                        info!(group = %inner.spec.group, observer = o, "observer added as a learner")
+                    }
+                    Err(e) => {
+                        debug!(group = %inner.spec.group, observer = o, error = %e, "adding an observer failed")
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            r = metrics.changed() => if r.is_err() { return },
+        }
     }
 }
 
