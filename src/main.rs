@@ -73,7 +73,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            // openraft reports every failed RPC to a down peer as an error, twice a second; the
+            // cluster layer says once that a peer is unreachable. RUST_LOG=openraft=warn shows
+            // them.
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,openraft=off")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -58,52 +58,65 @@ fn zoolog() -> Server {
     .unwrap_or_else(|e| panic!("zoolog did not start: {e}"))
 }
 
-fn kazoo(server: Server) {
+// Each suite runner takes the connection string (one server's `host:port`, or an ensemble's
+// `host:port,host:port,...`), a name for reports and the servers' settings; the single-server
+// tests keep their `Server` alive around the call (dropping it stops the server).
+
+fn kazoo(name: &str, hosts: &str, config: &ServerConfig) {
     let _slot = Slot::take();
-    let run = suites::run_kazoo(&server);
-    suites::check_run("kazoo", &server, &run);
+    let target = Server::external_hosts(name, hosts, config.clone());
+    let run = suites::run_kazoo(&target);
+    suites::check_run("kazoo", &target, &run);
 }
 
-fn java(server: Server) {
+fn java(name: &str, hosts: &str, config: &ServerConfig) {
     let _slot = Slot::take();
-    let run = suites::run_java(&server);
-    suites::check_run("java", &server, &run);
+    let target = Server::external_hosts(name, hosts, config.clone());
+    let run = suites::run_java(&target);
+    suites::check_run("java", &target, &run);
 }
 
-fn c_client(server: Server) {
+fn c_client(name: &str, hosts: &str, config: &ServerConfig) {
     let _slot = Slot::take();
-    let run = suites::run_c(&server);
-    suites::check_run("c", &server, &run);
+    let target = Server::external_hosts(name, hosts, config.clone());
+    let run = suites::run_c(&target);
+    suites::check_run("c", &target, &run);
 }
 
 #[test]
 fn kazoo_suite_against_apache_zookeeper() {
-    kazoo(reference());
+    let s = reference();
+    kazoo(s.name(), &s.connect_string(), s.config());
 }
 
 #[test]
 fn kazoo_suite_against_zoolog() {
-    kazoo(zoolog());
+    let s = zoolog();
+    kazoo(s.name(), &s.connect_string(), s.config());
 }
 
 #[test]
 fn java_suite_against_apache_zookeeper() {
-    java(reference());
+    let s = reference();
+    java(s.name(), &s.connect_string(), s.config());
 }
 
 #[test]
 fn java_suite_against_zoolog() {
-    java(zoolog());
+    let s = zoolog();
+    java(s.name(), &s.connect_string(), s.config());
 }
 
 #[test]
 fn c_suite_against_apache_zookeeper() {
-    c_client(reference());
+    let s = reference();
+    c_client(s.name(), &s.connect_string(), s.config());
 }
 
 #[test]
 fn c_suite_against_zoolog() {
-    c_client(zoolog());
+    let s = zoolog();
+    c_client(s.name(), &s.connect_string(), s.config());
 }
 
 /// The suite configuration for the in-process Rust suite, from a server.
@@ -122,17 +135,19 @@ pub fn rust_suite_config(server: &Server) -> rust_suite::SuiteConfig {
 
 #[test]
 fn rust_suite_against_apache_zookeeper() {
-    rust(reference());
+    let s = reference();
+    rust(s.name(), &s.connect_string(), s.config());
 }
 
 #[test]
 fn rust_suite_against_zoolog() {
-    rust(zoolog());
+    let s = zoolog();
+    rust(s.name(), &s.connect_string(), s.config());
 }
 
-fn rust(server: Server) {
+fn rust(name: &str, hosts: &str, config: &ServerConfig) {
     let _slot = Slot::take();
-    let cfg = rust_suite_config(&server);
+    let cfg = rust_suite_config(&Server::external_hosts(name, hosts, config.clone()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -145,9 +160,7 @@ fn rust(server: Server) {
     match result {
         Ok(Ok(report)) => println!("{report}"),
         Ok(Err(report)) => panic!(
-            "rust suite against {} at {} failed\n{report}\n(the server's log tail follows when it stops)",
-            server.name(),
-            server.addr(),
+            "rust suite against {name} at {hosts} failed\n{report}\n(the server's log tail follows when it stops)",
         ),
         Err(_) => panic!("rust suite timed out after {:?}", suites::SUITE_TIMEOUT),
     }

@@ -58,6 +58,14 @@ pub trait Loglet: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Whether this loglet is sealed, as far as this replica can tell without a round trip:
+    /// `Some` from a loglet whose local copy learns of its seal in log order (a replicated
+    /// loglet: the seal is an entry, so a reader that has read everything below the sealed tail
+    /// also knows of the seal). `None` (the default): ask [`check_tail`](Loglet::check_tail).
+    fn local_seal(&self) -> Option<bool> {
+        None
+    }
+
     /// Registers `watcher`, told the new tail as entries become durable: lets a reader waiting
     /// at the tail wake without polling or a hop through the appender. A hint only; loglets
     /// that cannot tell ignore it (readers then poll `check_tail`).

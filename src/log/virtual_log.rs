@@ -447,7 +447,10 @@ impl Loglet for VirtualLog {
         // If the range reaches into an active segment that is sealed, learn its end first.
         let last = cur.active()?;
         if cur.chain.sealed_at.is_none() && to > last.start {
-            let (_, sealed) = last.loglet.check_tail().await?;
+            let sealed = match last.loglet.local_seal() {
+                Some(s) => s,
+                None => last.loglet.check_tail().await?.1,
+            };
             if sealed {
                 cur = self.refresh(cur.version).await?;
             }

@@ -17,6 +17,7 @@
 //! (zoo.cfg, data/, server.log) after the test.
 #![allow(dead_code)]
 
+pub mod ensemble;
 pub mod suites;
 
 use std::fmt::Write as _;
@@ -127,6 +128,8 @@ pub struct Launch<'a> {
 pub struct Server {
     name: String,
     addr: SocketAddr,
+    /// The connection string when it names more than `addr` (an ensemble's servers).
+    hosts: Option<String>,
     config: ServerConfig,
     process: Option<Process>,
 }
@@ -145,36 +148,11 @@ impl Server {
     /// Apache ZooKeeper 3.8 standalone (`ZooKeeperServerMain`) from the Debian jars.
     pub fn apache(config: ServerConfig) -> Server {
         Server::launch("Apache ZooKeeper", config, |l| {
-            let mut c = Command::new("java");
-            c.arg("-Xmx256m")
-                .arg("-XX:+UseSerialGC")
-                .arg("-XX:TieredStopAtLevel=1")
-                .arg("-Djava.net.preferIPv4Stack=true")
-                .arg("-Dzookeeper.admin.enableServer=false")
-                .arg("-Dzookeeper.4lw.commands.whitelist=*")
-                .arg("-Dzookeeper.jmx.log4j.disable=true")
-                .arg("-Dorg.slf4j.simpleLogger.defaultLogLevel=info")
-                .arg("-Dorg.slf4j.simpleLogger.showDateTime=true");
-            if l.config.extended_types {
-                c.arg("-Dzookeeper.extendedTypesEnabled=true");
-            }
-            if let Some(ms) = l.config.container_check_interval_ms {
-                c.arg(format!("-Dznode.container.checkIntervalMs={ms}"));
-            }
-            if let Some(d) = l.config.super_digest() {
-                c.arg(format!(
-                    "-Dzookeeper.DigestAuthenticationProvider.superDigest={d}"
-                ));
-            }
-            c.arg("-cp")
-                .arg(java_classpath(&[
-                    "zookeeper.jar",
-                    "zookeeper-jute.jar",
-                    "slf4j-simple.jar",
-                ]))
-                .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
-                .arg(&l.cfg_path);
-            c
+            apache_command(
+                l.config,
+                "org.apache.zookeeper.server.ZooKeeperServerMain",
+                &l.cfg_path,
+            )
         })
         .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -184,6 +162,25 @@ impl Server {
         Server {
             name: name.to_string(),
             addr,
+            hosts: None,
+            config,
+            process: None,
+        }
+    }
+
+    /// Servers that are already running, reached through the connection string `hosts`
+    /// (`host:port,host:port,...`, e.g. an ensemble's, see [`ensemble::Ensemble::target`]); the
+    /// suites get all of `hosts`, [`Server::addr`] and the four-letter words use the first one.
+    /// Nothing is started or stopped.
+    pub fn external_hosts(name: &str, hosts: &str, config: ServerConfig) -> Server {
+        let first = hosts.split(',').next().unwrap_or(hosts).trim();
+        let addr = first
+            .parse()
+            .unwrap_or_else(|e| panic!("{name}: bad address {first:?} in {hosts:?}: {e}"));
+        Server {
+            name: name.to_string(),
+            addr,
+            hosts: Some(hosts.to_string()),
             config,
             process: None,
         }
@@ -222,6 +219,7 @@ impl Server {
             let mut server = Server {
                 name: name.to_string(),
                 addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                hosts: None,
                 config: config.clone(),
                 process: Some(Process {
                     child: child.0,
@@ -255,9 +253,13 @@ impl Server {
         self.addr
     }
 
-    /// `host:port`, as client libraries take it.
+    /// `host:port` (or every server's, for [`Server::external_hosts`]), as client libraries
+    /// take it.
     pub fn connect_string(&self) -> String {
-        self.addr.to_string()
+        match &self.hosts {
+            Some(h) => h.clone(),
+            None => self.addr.to_string(),
+        }
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -420,6 +422,42 @@ impl Drop for Server {
             eprintln!("{}: kept {}", self.name, kept.display());
         }
     }
+}
+
+/// The command that runs Apache ZooKeeper's `main_class` (`ZooKeeperServerMain` standalone,
+/// `QuorumPeerMain` in an ensemble) from the Debian jars on `cfg_path`, with the JVM properties
+/// `config` needs (keys zoo.cfg cannot carry for ZooKeeper).
+pub fn apache_command(config: &ServerConfig, main_class: &str, cfg_path: &Path) -> Command {
+    let mut c = Command::new("java");
+    c.arg("-Xmx256m")
+        .arg("-XX:+UseSerialGC")
+        .arg("-XX:TieredStopAtLevel=1")
+        .arg("-Djava.net.preferIPv4Stack=true")
+        .arg("-Dzookeeper.admin.enableServer=false")
+        .arg("-Dzookeeper.4lw.commands.whitelist=*")
+        .arg("-Dzookeeper.jmx.log4j.disable=true")
+        .arg("-Dorg.slf4j.simpleLogger.defaultLogLevel=info")
+        .arg("-Dorg.slf4j.simpleLogger.showDateTime=true");
+    if config.extended_types {
+        c.arg("-Dzookeeper.extendedTypesEnabled=true");
+    }
+    if let Some(ms) = config.container_check_interval_ms {
+        c.arg(format!("-Dznode.container.checkIntervalMs={ms}"));
+    }
+    if let Some(d) = config.super_digest() {
+        c.arg(format!(
+            "-Dzookeeper.DigestAuthenticationProvider.superDigest={d}"
+        ));
+    }
+    c.arg("-cp")
+        .arg(java_classpath(&[
+            "zookeeper.jar",
+            "zookeeper-jute.jar",
+            "slf4j-simple.jar",
+        ]))
+        .arg(main_class)
+        .arg(cfg_path);
+    c
 }
 
 /// A free TCP port on 127.0.0.1 (bound to port 0 and released).

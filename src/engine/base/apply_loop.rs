@@ -174,8 +174,11 @@ impl Running {
             .counters
             .poll_tail_checks
             .fetch_add(1, Ordering::Relaxed);
+        // A replicated log's tail check is a round trip (or a wait for a leader): a local
+        // append or a new tail reported by the log ends the wait.
         let checked = tokio::select! {
             r = shared.log.check_tail() => r,
+            _ = shared.wake_apply.notified() => return,
             _ = shared.cancel.cancelled() => return,
         };
         match checked {

@@ -572,35 +572,47 @@ async fn submit(inner: &Arc<Inner>, payloads: Vec<Bytes>) -> Result<Waiting> {
 }
 
 /// While this replica leads, makes every observer a raft learner (it then receives the log).
+/// Checks when the raft metrics change and at least every 200 ms, never in a tight loop (a
+/// membership change still in progress makes `add_learner` fail at once).
 async fn add_observers(inner: Arc<Inner>) {
     let mut metrics = inner.raft.metrics();
     loop {
-        let (leading, learners): (bool, BTreeSet<u64>) = {
+        let missing: Vec<u64> = {
             let m = metrics.borrow();
-            (
-                m.current_leader == Some(inner.me),
-                m.membership_config.membership().learner_ids().collect(),
-            )
+            let learners: BTreeSet<u64> = m.membership_config.membership().learner_ids().collect();
+            if m.current_leader == Some(inner.me) {
+                inner
+                    .spec
+                    .observers
+                    .difference(&learners)
+                    .copied()
+                    .collect()
+            } else {
+                Vec::new()
+            }
         };
-        if leading {
-            for o in inner.spec.observers.difference(&learners) {
-                match inner
-                    .raft
-                    .add_learner(*o, openraft::EmptyNode {}, false)
-                    .await
-                {
-                    Ok(_) => {
-                        info!(group = %inner.spec.group, observer = o, "observer added as a learner")
-                    }
-                    Err(e) => {
-                        debug!(group = %inner.spec.group, observer = o, error = %e, "adding an observer failed")
-                    }
+        for o in missing {
+            match inner
+                .raft
+                .add_learner(o, openraft::EmptyNode {}, false)
+                .await
+            {
+                Ok(_) => {
+                    info!(group = %inner.spec.group, observer = o, "observer added as a learner")
+                }
+                Err(e) => {
+                    debug!(group = %inner.spec.group, observer = o, error = %e, "adding an observer failed; retrying")
                 }
             }
         }
         tokio::select! {
             _ = inner.stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        tokio::select! {
+            _ = inner.stop.cancelled() => return,
             r = metrics.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }
@@ -750,6 +762,10 @@ impl Loglet for RaftLoglet {
             warn!(group = %self.inner.spec.group, error = %e, "raft shutdown failed");
         }
         Ok(())
+    }
+
+    fn local_seal(&self) -> Option<bool> {
+        Some(self.state().sealed_at.is_some())
     }
 
     fn watch_tail(&self, watcher: TailWatcher) {
