@@ -165,6 +165,26 @@ async fn a_session_moves_to_another_server_with_its_ephemerals() {
     let n3 = format!("127.0.0.1:{}", e.member(3).client_port);
     let timeout = Duration::from_secs(4);
     let a = connect(&n1, timeout).await;
+    // The membership, as a ZooKeeper 3.8 quorum peer shows it.
+    let expected: String = e
+        .members
+        .iter()
+        .map(|m| {
+            format!(
+                "server.{}=127.0.0.1:{}:{}:participant;127.0.0.1:{}\n",
+                m.id, m.quorum_port, m.election_port, m.client_port
+            )
+        })
+        .collect::<String>()
+        + "version=0";
+    let (config, stat) = a.get_data("/zookeeper/config").await.expect("config");
+    assert_eq!(String::from_utf8_lossy(&config), expected);
+    assert_eq!(stat.version, -1);
+    let conf = ensemble_proc::four_letter_word(e.member(2).client_addr(), "conf").expect("conf");
+    assert!(
+        conf.contains("serverId=2\n") && conf.contains(&format!("membership: \n{expected}")),
+        "{conf}"
+    );
     a.create("/eph", b"a", &ephemeral())
         .await
         .expect("ephemeral");

@@ -177,7 +177,25 @@ pub fn run(
             let _ = writeln!(out, "minSessionTimeout={}", c.min_session_timeout_ms);
             let _ = writeln!(out, "maxSessionTimeout={}", c.max_session_timeout_ms);
             out.push_str("clientPortListenBacklog=-1\n");
-            out.push_str("serverId=0\n");
+            match &c.ensemble {
+                None => out.push_str("serverId=0\n"),
+                Some(e) => {
+                    // A quorum peer's fields, as ZooKeeper 3.8 prints them.
+                    let me = e.me();
+                    let _ = writeln!(out, "serverId={}", e.me);
+                    let _ = writeln!(out, "initLimit={}", e.init_limit);
+                    let _ = writeln!(out, "syncLimit={}", e.sync_limit);
+                    out.push_str("electionAlg=3\n");
+                    if let Some(a) = me.addresses.first() {
+                        let _ = writeln!(out, "electionPort={}", a.election_port);
+                        let _ = writeln!(out, "quorumPort={}", a.quorum_port);
+                    }
+                    let _ = writeln!(out, "peerType={}", u8::from(e.is_observer()));
+                    out.push_str("membership: \n");
+                    out.push_str(&e.membership_text());
+                    out.push('\n');
+                }
+            }
         }
         "dirs" => {
             let c = svc.config();

@@ -125,7 +125,7 @@ impl ZkStateMachine {
                 return Ok(false);
             }
             let mut ov = Overlay::new(view);
-            tree::initialize(&mut ov);
+            tree::initialize(&mut ov, self.config.ensemble_config.as_ref());
             ov.into_writes()?
         };
         writes.write_to(txn, &self.partition);

@@ -29,6 +29,9 @@ pub struct ZkConfig {
     /// Whether `exists` needs READ on an existing node (ZooKeeper 3.9+). Observed on 3.8.0: it
     /// checks no ACL at all, so the default is off.
     pub exists_checks_read: bool,
+    /// In an ensemble: the data of `/zookeeper/config` in a new tree (the membership text every
+    /// replica derives alike from the same server list).
+    pub ensemble_config: Option<bytes::Bytes>,
 }
 
 impl Default for ZkConfig {
@@ -41,6 +44,7 @@ impl Default for ZkConfig {
             container_max_never_used_ms: 0,
             multi_create2_returns_stat: false,
             exists_checks_read: false,
+            ensemble_config: None,
         }
     }
 }

@@ -152,6 +152,10 @@ impl ZkService {
             extended_types_enabled: config.extended_types_enabled,
             skip_acl: config.skip_acl,
             container_max_never_used_ms: config.container_max_never_used_interval_ms as i64,
+            ensemble_config: config
+                .ensemble
+                .as_ref()
+                .map(|e| Bytes::from(e.membership_text())),
             ..ZkConfig::default()
         };
         let store_path = store_dir.clone();

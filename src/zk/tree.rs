@@ -29,24 +29,32 @@ const SESSION_FORMAT_V2: u8 = 2;
 /// empty (not null) data; `/` and `/zookeeper` have persisted cversion 0, so the wire shows −1
 /// and −2; `/zookeeper/config` has `READ_ACL_UNSAFE` and aversion −1; the others
 /// `OPEN_ACL_UNSAFE`.
-pub(crate) fn initial_nodes() -> Vec<(&'static str, Node)> {
+pub(crate) fn initial_nodes(ensemble_config: Option<&Bytes>) -> Vec<(&'static str, Node)> {
     let node = |num_children: i32, acl: Vec<Acl>, aversion: i32| {
         let mut n = Node::created(0, 0, 0, Some(Bytes::new()), acl);
         n.num_children = num_children;
         n.stat.aversion = aversion;
         n
     };
+    let mut config = node(0, Acl::read_unsafe(), -1);
+    if let Some(text) = ensemble_config {
+        // An ensemble's static configuration, as a ZooKeeper 3.8 quorum peer shows it: the
+        // membership text, version -1 (observed).
+        config = Node::created(0, 0, 0, Some(text.clone()), Acl::read_unsafe());
+        config.stat.aversion = -1;
+        config.stat.version = -1;
+    }
     vec![
         (path::ROOT, node(1, Acl::open_unsafe(), 0)),
         (path::ZOOKEEPER, node(2, Acl::open_unsafe(), 0)),
         (path::QUOTA, node(0, Acl::open_unsafe(), 0)),
-        (path::CONFIG, node(0, Acl::read_unsafe(), -1)),
+        (path::CONFIG, config),
     ]
 }
 
 /// Writes the initial tree, the key layout's version and a zxid of 0.
-pub(crate) fn initialize(ov: &mut Overlay<'_>) {
-    for (p, node) in initial_nodes() {
+pub(crate) fn initialize(ov: &mut Overlay<'_>, ensemble_config: Option<&Bytes>) {
+    for (p, node) in initial_nodes(ensemble_config) {
         ov.add_node(p, node);
     }
     ov.put_raw(keys::META_LAYOUT.to_vec(), vec![keys::LAYOUT_VERSION]);
