@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::ConfigError;
 use super::servers::{Role, ServerSpec};
+use super::{ConfigError, split_line};
 
 /// The ensemble this node is a member of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,8 +98,12 @@ impl Ensemble {
     }
 }
 
-/// Reads the `server.N` lines of a dynamic configuration file (`version=` lines are ZooKeeper's
-/// bookkeeping and ignored; anything else is an error naming the line).
+/// Reads the `server.N` lines of a dynamic configuration file, a Java properties file as the
+/// main one. Anything but `server.N` is an error naming the line, except `version=`: ZooKeeper
+/// 3.8 takes the version from the file name (`zoo.cfg.dynamic.<hex zxid>`) and refuses a
+/// `version` key inside ("dynamic file shouldn't have version inside"), but it writes that
+/// key in `/zookeeper/config` and its `.next` file, so an operator may well copy one in;
+/// zoolog ignores it (zoolog keeps no configuration version).
 pub(crate) fn read_dynamic(path: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
@@ -110,17 +114,16 @@ pub(crate) fn read_dynamic(path: &Path) -> Result<Vec<ServerSpec>, ConfigError> 
     for (idx, raw) in text.lines().enumerate() {
         let line = idx + 1;
         let t = raw.trim();
-        if t.is_empty() || t.starts_with('#') {
+        if t.is_empty() || t.starts_with('#') || t.starts_with('!') {
             continue;
         }
-        let Some((key, value)) = t.split_once('=') else {
+        let Some((key, value)) = split_line(t).filter(|(k, _)| !k.is_empty()) else {
             return Err(ConfigError::Malformed {
                 file,
                 line,
                 text: t.to_string(),
             });
         };
-        let (key, value) = (key.trim(), value.trim());
         if key == "version" {
             continue;
         }

@@ -336,6 +336,36 @@ fn split_line(text: &str) -> Option<(&str, &str)> {
     Some((key, rest.trim()))
 }
 
+/// What [`Config::parse`] saw of the membership keys, for [`Config::resolve_membership`].
+struct Membership {
+    /// `dynamicConfigFile`: its line and value.
+    dynamic_config: Option<(usize, String)>,
+    /// The first `server.N`, `group.N` or `weight.N` key of the main file: line, key, value.
+    quorum_key: Option<(usize, String, String)>,
+    client_port_line: Option<usize>,
+    client_port_address_line: Option<usize>,
+}
+
+/// Where the `dynamicConfigFile` named `value` in config file `file` is. ZooKeeper opens the
+/// path as given (relative to its working directory; the paths it writes itself are absolute);
+/// zoolog takes a relative path from the config file's directory, and falls back to the working
+/// directory when no such file is there but one is in the working directory, so that a
+/// configuration that starts ZooKeeper also starts zoolog.
+fn dynamic_file_path(file: &str, value: &str) -> PathBuf {
+    let given = Path::new(value);
+    if !given.is_relative() {
+        return given.to_path_buf();
+    }
+    let beside = Path::new(file)
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(given);
+    if !beside.exists() && given.exists() {
+        return given.to_path_buf();
+    }
+    beside
+}
+
 impl Config {
     /// How many threads serve connections on this machine: `zoolog.server.workerThreads`, or by
     /// default one per core. Fewer leave the apply thread (every write passes through it) more of
@@ -372,6 +402,9 @@ impl Config {
         let mut client_port_address: Option<(usize, String)> = None;
         let mut client_port_line: Option<usize> = None;
         let mut dynamic_config: Option<(usize, String)> = None;
+        // The first key that belongs in a dynamic configuration file (`server.N`, `group.N`,
+        // `weight.N`): ZooKeeper refuses it next to `dynamicConfigFile`.
+        let mut quorum_key: Option<(usize, String, String)> = None;
         for (idx, raw) in text.lines().enumerate() {
             let line = idx + 1;
             let t = raw.trim();
@@ -519,6 +552,7 @@ impl Config {
                     let spec = ServerSpec::parse(id, value, line)
                         .map_err(|why| bad(file, line, key, value, why))?;
                     c.servers.push(spec);
+                    quorum_key.get_or_insert((line, key.to_string(), value.to_string()));
                 }
                 "znode.container.checkIntervalMs" => {
                     c.container_check_interval_ms = parse_num(file, line, key, value)?
@@ -569,6 +603,9 @@ impl Config {
                 _ if IGNORED_KEYS.contains(&k)
                     || IGNORED_PREFIXES.iter().any(|p| k.starts_with(p)) =>
                 {
+                    if k.starts_with("group.") || k.starts_with("weight.") {
+                        quorum_key.get_or_insert((line, key.to_string(), value.to_string()));
+                    }
                     c.notices.push(format!(
                         "{file}:{line}: `{key}` is accepted and not used by zoolog"
                     ));
@@ -585,6 +622,7 @@ impl Config {
         if !data_log_dir_set {
             c.data_log_dir = c.data_dir.clone();
         }
+        let client_port_address_line = client_port_address.as_ref().map(|(line, _)| *line);
         if let Some((line, addr)) = client_port_address {
             c.client_port_address = addr
                 .parse()
@@ -623,7 +661,15 @@ impl Config {
                         .into(),
             });
         }
-        c.resolve_membership(file, dynamic_config, client_port_line)?;
+        c.resolve_membership(
+            file,
+            Membership {
+                dynamic_config,
+                quorum_key,
+                client_port_line,
+                client_port_address_line,
+            },
+        )?;
         Ok(c)
     }
 
@@ -631,26 +677,27 @@ impl Config {
     /// node. A single participant `server.N` line with `standaloneEnabled=true` is what
     /// ZooKeeper also runs standalone (its client address, if it gives one, is the node's).
     /// Anything else is an ensemble: `myid` must name one of the servers, whose line gives this
-    /// node's client address. With `dynamicConfigFile`, the servers are that file's (as in
-    /// ZooKeeper 3.5+, where the dynamic file replaces the static file's server lines).
-    fn resolve_membership(
-        &mut self,
-        file: &str,
-        dynamic_config: Option<(usize, String)>,
-        client_port_line: Option<usize>,
-    ) -> Result<(), ConfigError> {
+    /// node's client address. With `dynamicConfigFile`, the servers are that file's.
+    fn resolve_membership(&mut self, file: &str, seen: Membership) -> Result<(), ConfigError> {
         let mut servers_file = file.to_string();
         let mut dynamic_path = None;
-        if let Some((line, value)) = dynamic_config {
-            let path = Path::new(&value);
-            let path = if path.is_relative() {
-                Path::new(file)
-                    .parent()
-                    .unwrap_or(Path::new("."))
-                    .join(path)
-            } else {
-                path.to_path_buf()
-            };
+        if let Some((line, value)) = seen.dynamic_config {
+            // ZooKeeper 3.5 to 3.8 (QuorumPeerConfig.parseProperties) refuses a `server.N`,
+            // `group.N` or `weight.N` key in the main file when `dynamicConfigFile` is set
+            // ("parameter: server.1 must be in a separate dynamic config file"), whichever line
+            // comes first; zoolog refuses it too, naming the line.
+            if let Some((qline, key, qvalue)) = seen.quorum_key {
+                return Err(bad(
+                    file,
+                    qline,
+                    &key,
+                    &qvalue,
+                    format!(
+                        "must be in the dynamicConfigFile named on line {line}, not in the main file (as ZooKeeper requires)"
+                    ),
+                ));
+            }
+            let path = dynamic_file_path(file, &value);
             let servers = ensemble::read_dynamic(&path).map_err(|e| match e {
                 ConfigError::Read { why, .. } => bad(
                     file,
@@ -668,12 +715,6 @@ impl Config {
                     "dynamicConfigFile",
                     &value,
                     format!("{} lists no server.N line", path.display()),
-                ));
-            }
-            if !self.servers.is_empty() {
-                self.notices.push(format!(
-                    "{file}: the server.N lines are ignored: dynamicConfigFile {} lists the servers",
-                    path.display()
                 ));
             }
             self.servers = servers;
@@ -716,7 +757,7 @@ impl Config {
             });
         };
         if let Some((addr, port)) = mine.client.clone() {
-            if let Some(line) = client_port_line
+            if let Some(line) = seen.client_port_line
                 && port != self.client_port
             {
                 return Err(bad(
@@ -725,14 +766,14 @@ impl Config {
                     "clientPort",
                     &self.client_port.to_string(),
                     format!(
-                        "server.{} on line {} gives this node client port {port}",
+                        "server.{} on {servers_file}:{} gives this node client port {port}",
                         mine.id, mine.line
                     ),
                 ));
             }
             self.client_port = port;
             if let Some(addr) = addr {
-                self.client_port_address = addr.parse().map_err(|_| {
+                let addr: IpAddr = addr.parse().map_err(|_| {
                     bad(
                         &servers_file,
                         mine.line,
@@ -741,6 +782,24 @@ impl Config {
                         "the client address is not an IP address",
                     )
                 })?;
+                // As ZooKeeper's setupClientPort: a wildcard clientPortAddress gives way to the
+                // server line's address, a specific one must be the same.
+                if let Some(line) = seen.client_port_address_line
+                    && !self.client_port_address.is_unspecified()
+                    && self.client_port_address != addr
+                {
+                    return Err(bad(
+                        file,
+                        line,
+                        "clientPortAddress",
+                        &self.client_port_address.to_string(),
+                        format!(
+                            "server.{} on {servers_file}:{} gives this node client address {addr}",
+                            mine.id, mine.line
+                        ),
+                    ));
+                }
+                self.client_port_address = addr;
             }
         }
         if standalone {
@@ -847,18 +906,45 @@ mod tests {
         let c = Config::parse("zoo.cfg", &ensemble_cfg(d.path(), THREE)).unwrap();
         let e = c.ensemble.clone().expect("an ensemble");
         assert_eq!(e.me, 3);
+        assert_eq!(e.me().id, 3);
         assert_eq!(c.server_id, 3);
-        assert_eq!(e.sync_limit, 4);
+        assert_eq!(c.my_id, Some(3));
+        assert_eq!((e.init_limit, e.sync_limit), (10, 4));
+        assert_eq!(e.name, "zoolog");
+        assert_eq!(e.dynamic_config_file, None);
+        // Every server line, observers too, by id.
+        let ids: Vec<u64> = e.servers.iter().map(|s| s.id).collect();
+        assert_eq!(ids, vec![1, 2, 3, 4]);
         assert_eq!(e.participants(), vec![1, 2, 3]);
         assert!(!e.is_observer());
         assert_eq!(e.quorum_addr(3).as_deref(), Some("127.0.0.3:2888"));
         assert_eq!(e.quorum_addr(4).as_deref(), Some("[::1]:2888"));
+        assert_eq!(e.quorum_addr(9), None);
         // This node's client address is its own server line's.
         assert_eq!(c.client_port, 2183);
         assert_eq!(c.client_port_address.to_string(), "127.0.0.3");
+        // The observer, on IPv6.
         let d = with_myid("4");
         let c = Config::parse("zoo.cfg", &ensemble_cfg(d.path(), THREE)).unwrap();
-        assert!(c.ensemble.unwrap().is_observer());
+        assert_eq!(c.server_id, 4);
+        assert_eq!(c.client_port, 2184);
+        let e = c.ensemble.unwrap();
+        assert!(e.is_observer());
+        assert_eq!(e.me().addresses[0].host, "::1");
+        assert_eq!(e.participants(), vec![1, 2, 3]);
+        // A server line without a client port: clientPort (here the default) serves.
+        let d = with_myid("2");
+        let cfg = ensemble_cfg(
+            d.path(),
+            "initLimit=7\nzoolog.ensembleName=blue\nclientPort=2999\nserver.1=10.0.0.1:2888:3888\nserver.2=10.0.0.2:2888:3888\nserver.3=10.0.0.3:2888:3888\n",
+        );
+        let c = Config::parse("zoo.cfg", &cfg).unwrap();
+        let e = c.ensemble.clone().unwrap();
+        assert_eq!(
+            (c.client_port, e.init_limit, e.name.as_str()),
+            (2999, 7, "blue")
+        );
+        assert_eq!(c.client_port_address.to_string(), "0.0.0.0");
         // One server with standaloneEnabled=false is an ensemble of one.
         let d = with_myid("1");
         let cfg = ensemble_cfg(
@@ -867,6 +953,54 @@ mod tests {
         );
         let c = Config::parse("zoo.cfg", &cfg).unwrap();
         assert_eq!(c.ensemble.unwrap().participants(), vec![1]);
+        // An IPv6 ensemble, client addresses bracketed.
+        let d = with_myid("2");
+        let cfg = ensemble_cfg(
+            d.path(),
+            "server.1=[fd00::1]:2888:3888;[fd00::1]:2181\nserver.2=[fd00::2]:2888:3888;[fd00::2]:2181\nserver.3=[fd00::3]:2888:3888:observer;2181\n",
+        );
+        let c = Config::parse("zoo.cfg", &cfg).unwrap();
+        let e = c.ensemble.clone().unwrap();
+        assert_eq!(e.quorum_addr(2).as_deref(), Some("[fd00::2]:2888"));
+        assert_eq!(e.participants(), vec![1, 2]);
+        assert_eq!(c.client_port_address.to_string(), "fd00::2");
+    }
+
+    #[test]
+    fn one_server_line_runs_standalone() {
+        // No server line: standalone whatever myid says.
+        let d = with_myid("7");
+        let c = Config::parse("zoo.cfg", &ensemble_cfg(d.path(), "")).unwrap();
+        assert_eq!((c.ensemble.clone(), c.server_id, c.my_id), (None, 1, None));
+        // One participant line for this node: standalone, as ZooKeeper runs it, with server id 1
+        // and that line's client address.
+        let d = with_myid("5");
+        let cfg = ensemble_cfg(d.path(), "server.5=127.0.0.1:2888:3888;127.0.0.2:2999\n");
+        let c = Config::parse("zoo.cfg", &cfg).unwrap();
+        assert_eq!((c.ensemble.clone(), c.server_id), (None, 1));
+        assert_eq!(
+            (c.client_port, c.client_port_address.to_string().as_str()),
+            (2999, "127.0.0.2")
+        );
+        // Without myid too.
+        let d = tempfile::tempdir().unwrap();
+        let c = Config::parse("zoo.cfg", &ensemble_cfg(d.path(), "server.1=a:1:2\n")).unwrap();
+        assert_eq!((c.ensemble, c.server_id), (None, 1));
+        // A line that is not this node's is refused.
+        let d = with_myid("1");
+        let e = Config::parse("zoo.cfg", &ensemble_cfg(d.path(), "server.2=a:1:2\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("myid") && e.contains("server 1"), "{e}");
+        // A lone observer is not a standalone node: an ensemble needs a participant.
+        let d = with_myid("1");
+        let e = Config::parse(
+            "zoo.cfg",
+            &ensemble_cfg(d.path(), "server.1=a:1:2:observer\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("zoo.cfg:4:") && e.contains("participant"), "{e}");
     }
 
     #[test]
@@ -876,20 +1010,33 @@ mod tests {
                 Some(id) => with_myid(id),
                 None => tempfile::tempdir().unwrap(),
             };
-            Config::parse("zoo.cfg", &ensemble_cfg(d.path(), servers))
+            let e = Config::parse("zoo.cfg", &ensemble_cfg(d.path(), servers))
                 .unwrap_err()
-                .to_string()
+                .to_string();
+            (e, d.path().join("myid").display().to_string())
         };
-        let e = err(None, THREE);
-        assert!(e.contains("myid") && e.contains("missing"), "{e}");
-        let e = err(Some("7"), THREE);
+        let (e, myid) = err(None, THREE);
+        assert!(e.starts_with(&myid) && e.contains("missing"), "{e}");
+        let (e, myid) = err(Some("7"), THREE);
         assert!(
-            e.contains("myid") && e.contains("server 7") && e.contains("1, 2, 3, 4"),
+            e.starts_with(&myid)
+                && e.contains("server 7")
+                && e.contains("zoo.cfg")
+                && e.contains("1, 2, 3, 4"),
             "{e}"
         );
-        let e = err(Some("x"), THREE);
-        assert!(e.contains("myid:1:"), "{e}");
-        let e = err(
+        let (e, myid) = err(Some("x"), THREE);
+        assert!(e.starts_with(&format!("{myid}:1:")), "{e}");
+        let (e, myid) = err(Some(""), THREE);
+        assert!(e.starts_with(&format!("{myid}:1:")), "{e}");
+        // Session ids carry the server id in one byte.
+        for id in ["0", "256"] {
+            let many = format!("server.{id}=127.0.0.9:2888:3888\n{THREE}");
+            let (e, myid) = err(Some(id), &many);
+            assert!(e.starts_with(&myid) && e.contains("1 to 255"), "{e}");
+        }
+        // Two servers on one quorum, election or client address; the second line is named.
+        let (e, _) = err(
             Some("1"),
             "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2888:3889\n",
         );
@@ -897,69 +1044,181 @@ mod tests {
             e.contains("zoo.cfg:5:") && e.contains("127.0.0.1:2888"),
             "{e}"
         );
-        let e = err(
+        let (e, _) = err(
+            Some("1"),
+            "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3888\n",
+        );
+        assert!(e.contains("zoo.cfg:5:") && e.contains("election"), "{e}");
+        let (e, _) = err(
+            Some("1"),
+            "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:2888\n",
+        );
+        assert!(e.contains("zoo.cfg:5:") && e.contains("quorum"), "{e}");
+        let (e, _) = err(
             Some("1"),
             "server.1=127.0.0.1:2888:3888;2181\nserver.2=127.0.0.2:2888:3888;127.0.0.1:2181\n",
         );
         assert!(e.contains("zoo.cfg:5:") && e.contains("client port"), "{e}");
-        let e = err(
+        let (e, _) = err(
+            Some("1"),
+            "server.1=[::1]:2888:3888\nserver.2=[::1]:2888:3999\n",
+        );
+        assert!(e.contains("zoo.cfg:5:") && e.contains("::1:2888"), "{e}");
+        // Quorum port = election port.
+        let (e, _) = err(
             Some("1"),
             "server.1=127.0.0.1:2888:2888\nserver.2=127.0.0.2:2888:3888\n",
         );
         assert!(e.contains("zoo.cfg:4:") && e.contains("same"), "{e}");
-        let e = err(
+        let (e, _) = err(
             Some("1"),
             "server.1=127.0.0.1:2888:3888:observer\nserver.2=127.0.0.2:2888:3888:observer\n",
         );
-        assert!(e.contains("participant"), "{e}");
-        let e = err(
+        assert!(e.contains("zoo.cfg:4:") && e.contains("participant"), "{e}");
+        let (e, _) = err(
             Some("1"),
             "server.1=127.0.0.1:2888:3888\nserver.1=127.0.0.2:2888:3888\n",
         );
         assert!(e.contains("zoo.cfg:5:") && e.contains("twice"), "{e}");
-        let e = err(Some("1"), "syncLimit=0\n");
-        assert!(e.contains("syncLimit"), "{e}");
+        let (e, _) = err(Some("1"), "server.x=127.0.0.1:2888:3888\n");
+        assert!(e.contains("zoo.cfg:4:") && e.contains("server.x"), "{e}");
+        let (e, _) = err(Some("1"), "server.1=127.0.0.1:2888\n");
+        assert!(e.contains("zoo.cfg:4:") && e.contains("server.1"), "{e}");
+        // This node's client port or address given twice, differently.
+        let (e, _) = err(
+            Some("1"),
+            "clientPort=2000\nserver.1=127.0.0.1:2888:3888;2181\nserver.2=127.0.0.2:2888:3888\n",
+        );
+        assert!(
+            e.contains("zoo.cfg:4:") && e.contains("clientPort") && e.contains("zoo.cfg:5"),
+            "{e}"
+        );
+        let (e, _) = err(
+            Some("1"),
+            "clientPortAddress=127.0.0.9\nserver.1=127.0.0.1:2888:3888;127.0.0.1:2181\nserver.2=127.0.0.2:2888:3888\n",
+        );
+        assert!(
+            e.contains("zoo.cfg:4:") && e.contains("clientPortAddress"),
+            "{e}"
+        );
+        // ... while a wildcard clientPortAddress and an equal clientPort give way.
+        let d = with_myid("1");
+        let cfg = ensemble_cfg(
+            d.path(),
+            "clientPort=2181\nclientPortAddress=0.0.0.0\nserver.1=127.0.0.1:2888:3888;127.0.0.1:2181\nserver.2=127.0.0.2:2888:3888\n",
+        );
+        let c = Config::parse("zoo.cfg", &cfg).unwrap();
+        assert_eq!(c.client_port_address.to_string(), "127.0.0.1");
+        // initLimit and syncLimit: positive numbers of ticks.
+        for (bad, line) in [
+            ("syncLimit=0\n", 4),
+            ("initLimit=0\n", 4),
+            ("initLimit=ten\n", 4),
+            ("syncLimit=-1\n", 4),
+        ] {
+            let (e, _) = err(Some("1"), bad);
+            assert!(e.starts_with(&format!("zoo.cfg:{line}:")), "{e}");
+        }
     }
 
     #[test]
     fn a_dynamic_config_file_lists_the_servers() {
         let d = with_myid("2");
+        let dynamic = d.path().join("zoo.cfg.dynamic");
         std::fs::write(
-            d.path().join("zoo.cfg.dynamic"),
-            "version=100000000\nserver.1=127.0.0.1:2888:3888;2181\nserver.2=127.0.0.2:2888:3888;2182\n",
+            &dynamic,
+            "# written by hand\nversion=100000000\nserver.1=127.0.0.1:2888:3888;2181\nserver.2 = 127.0.0.2:2888:3888;2182\n",
         )
         .unwrap();
         let main = d.path().join("zoo.cfg");
+        let write_main = |extra: &str| {
+            std::fs::write(
+                &main,
+                format!(
+                    "dataDir={}\ndynamicConfigFile=zoo.cfg.dynamic\n{extra}",
+                    d.path().display()
+                ),
+            )
+            .unwrap()
+        };
+        write_main("");
+        // Relative to the config file's directory.
+        let c = Config::from_file(&main).unwrap();
+        let e = c.ensemble.clone().unwrap();
+        assert_eq!(e.participants(), vec![1, 2]);
+        assert_eq!(e.dynamic_config_file.as_deref(), Some(dynamic.as_path()));
+        assert_eq!((c.client_port, c.server_id), (2182, 2));
+        // An absolute path; one server is still an ensemble (of one).
+        std::fs::write(&dynamic, "server.2=127.0.0.2:2888:3888\n").unwrap();
         std::fs::write(
             &main,
             format!(
-                "dataDir={}\nserver.9=127.0.0.9:1:2\ndynamicConfigFile=zoo.cfg.dynamic\n",
-                d.path().display()
+                "dataDir={}\ndynamicConfigFile={}\n",
+                d.path().display(),
+                dynamic.display()
             ),
         )
         .unwrap();
         let c = Config::from_file(&main).unwrap();
-        let e = c.ensemble.clone().unwrap();
-        assert_eq!(e.participants(), vec![1, 2]);
-        assert_eq!(c.client_port, 2182);
+        assert_eq!(c.ensemble.unwrap().participants(), vec![2]);
+        write_main("");
+        let main_name = main.display().to_string();
+        let dyn_name = dynamic.display().to_string();
+        let err = || Config::from_file(&main).unwrap_err().to_string();
+        // Server lines in both files: ZooKeeper refuses the main file's.
+        write_main("server.9=127.0.0.9:1:2\n");
+        let e = err();
         assert!(
-            c.notices.iter().any(|n| n.contains("ignored")),
-            "{:?}",
-            c.notices
-        );
-        std::fs::write(
-            d.path().join("zoo.cfg.dynamic"),
-            "server.1=127.0.0.1:2888:3888\nbogus=1\n",
-        )
-        .unwrap();
-        let e = Config::from_file(&main).unwrap_err().to_string();
-        assert!(
-            e.contains("zoo.cfg.dynamic:2:") && e.contains("bogus"),
+            e.starts_with(&format!("{main_name}:3:")) && e.contains("server.9"),
             "{e}"
         );
-        std::fs::remove_file(d.path().join("zoo.cfg.dynamic")).unwrap();
-        let e = Config::from_file(&main).unwrap_err().to_string();
-        assert!(e.contains("zoo.cfg:3:") && e.contains("cannot read"), "{e}");
+        write_main("group.1=1:2\n");
+        let e = err();
+        assert!(e.starts_with(&format!("{main_name}:3:")), "{e}");
+        write_main("");
+        // Errors in the dynamic file name it and its line.
+        for (text, line, what) in [
+            ("server.1=127.0.0.1:2888:3888\nbogus=1\n", 2, "bogus"),
+            (
+                "server.2=127.0.0.2:2888:3888\nclientPort=2181\n",
+                2,
+                "clientPort",
+            ),
+            ("server.2=127.0.0.2:2888\n", 1, "server.2"),
+            (
+                "server.2=127.0.0.2:1:2\nserver.2=127.0.0.3:1:2\n",
+                2,
+                "twice",
+            ),
+            (
+                "server.2=127.0.0.2:1:2\nserver.3=127.0.0.2:1:3\n",
+                2,
+                "127.0.0.2:1",
+            ),
+            ("server.2=127.0.0.2:1:1\n", 1, "same"),
+            ("server.2=127.0.0.2:1:2\njustakey\n", 2, "justakey"),
+        ] {
+            std::fs::write(&dynamic, text).unwrap();
+            let e = err();
+            assert!(
+                e.starts_with(&format!("{dyn_name}:{line}:")) && e.contains(what),
+                "{text}: {e}"
+            );
+        }
+        // This node not in it.
+        std::fs::write(&dynamic, "server.1=127.0.0.1:2888:3888\n").unwrap();
+        let e = err();
+        assert!(e.contains("server 2") && e.contains(&dyn_name), "{e}");
+        // No server in it; no file at all.
+        std::fs::write(&dynamic, "version=1\n").unwrap();
+        let e = err();
+        assert!(e.starts_with(&format!("{main_name}:2:")), "{e}");
+        std::fs::remove_file(&dynamic).unwrap();
+        let e = err();
+        assert!(
+            e.starts_with(&format!("{main_name}:2:")) && e.contains("cannot read"),
+            "{e}"
+        );
     }
 
     #[test]
