@@ -8,6 +8,7 @@
 //! * `zoolog-bench list`  — the workload names.
 
 mod client;
+mod ensemble;
 mod limits;
 mod load;
 mod procfs;
@@ -47,8 +48,33 @@ enum Cmd {
     Load(LoadArgs),
     /// What a client that never reads, idle sessions and a slow watcher cost each server.
     Limits(LimitsArgs),
+    /// 3-node Apache ZooKeeper ensemble against a 3-node zoolog ensemble: throughput with the
+    /// sessions spread over the nodes, and the write outage when the leader is killed.
+    Ensemble(EnsembleArgs),
     /// List the workload names.
     List(ScaleArgs),
+}
+
+#[derive(Args, Debug)]
+struct EnsembleArgs {
+    #[command(flatten)]
+    load: LoadKnobs,
+    #[command(flatten)]
+    scale: ScaleArgs,
+    #[command(flatten)]
+    servers: ServerArgs,
+    /// Nodes per ensemble.
+    #[arg(long, default_value_t = 3)]
+    nodes: u64,
+    /// Comma-separated workload names (see `list`).
+    #[arg(long, default_value = "create,setData,getData,mixed-50r50w")]
+    workloads: String,
+    /// Seconds of sequential writes around the leader's kill -9 (0 skips it).
+    #[arg(long, default_value_t = 9.0)]
+    kill_seconds: f64,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -278,6 +304,7 @@ fn main() -> ExitCode {
         Cmd::Smoke(a) => cmd_smoke(a),
         Cmd::Load(a) => cmd_load(a),
         Cmd::Limits(a) => cmd_limits(a),
+        Cmd::Ensemble(a) => cmd_ensemble(a),
         Cmd::List(s) => {
             for w in workload::standard(s.scale()) {
                 println!(
@@ -495,6 +522,26 @@ fn cmd_smoke(a: SmokeArgs) -> Result<(), String> {
         );
         Err("smoke run failed".into())
     }
+}
+
+fn cmd_ensemble(a: EnsembleArgs) -> Result<(), String> {
+    let (launcher, servers) = launcher(&a.servers)?;
+    let cfg = ensemble::EnsembleCfg {
+        launcher,
+        servers,
+        data_root: a.servers.data_root.clone(),
+        nodes: a.nodes,
+        workloads: select(workload::standard(a.scale.scale()), &a.workloads)?,
+        params: params(&a.load, false),
+        kill_seconds: a.kill_seconds,
+    };
+    let rt = runtime();
+    let results = ensemble::run(&cfg, &rt)?;
+    if let Some(path) = &a.json {
+        let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn cmd_limits(a: LimitsArgs) -> Result<(), String> {

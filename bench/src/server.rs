@@ -66,7 +66,7 @@ impl Launcher {
             .join(":")
     }
 
-    fn command(&self, kind: Kind, cfg: &Path) -> Command {
+    fn command(&self, kind: Kind, cfg: &Path, ensemble: bool) -> Command {
         match kind {
             Kind::Zoolog => {
                 let mut c = Command::new(&self.zoolog_bin);
@@ -83,7 +83,11 @@ impl Launcher {
                     .arg("-Dorg.slf4j.simpleLogger.showDateTime=true")
                     .arg("-cp")
                     .arg(&self.zk_classpath)
-                    .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+                    .arg(if ensemble {
+                        "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+                    } else {
+                        "org.apache.zookeeper.server.ZooKeeperServerMain"
+                    })
                     .arg(cfg);
                 c
             }
@@ -96,6 +100,8 @@ pub struct ServerDir {
     pub kind: Kind,
     pub dir: PathBuf,
     pub port: u16,
+    /// A member of an ensemble (its zoo.cfg lists the servers).
+    pub ensemble: bool,
 }
 
 impl ServerDir {
@@ -116,7 +122,44 @@ impl ServerDir {
             data.display()
         );
         fs::write(dir.join("zoo.cfg"), cfg)?;
-        Ok(ServerDir { kind, dir, port })
+        Ok(ServerDir {
+            kind,
+            dir,
+            port,
+            ensemble: false,
+        })
+    }
+
+    /// Makes `dir` for member `id` of an ensemble on client port `port`: the same keys as a
+    /// single server plus `servers` (the `server.N` lines) and `myid`.
+    pub fn create_member(
+        kind: Kind,
+        dir: PathBuf,
+        id: u64,
+        port: u16,
+        servers: &str,
+    ) -> io::Result<ServerDir> {
+        let data = dir.join("data");
+        fs::create_dir_all(&data)?;
+        fs::write(data.join("myid"), format!("{id}\n"))?;
+        let cfg = format!(
+            "tickTime=2000\n\
+             initLimit=10\n\
+             syncLimit=5\n\
+             dataDir={}\n\
+             maxClientCnxns=0\n\
+             4lw.commands.whitelist=*\n\
+             admin.enableServer=false\n\
+             {servers}",
+            data.display()
+        );
+        fs::write(dir.join("zoo.cfg"), cfg)?;
+        Ok(ServerDir {
+            kind,
+            dir,
+            port,
+            ensemble: true,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -150,7 +193,7 @@ pub struct Running {
 pub fn spawn(launcher: &Launcher, dir: &ServerDir) -> io::Result<Running> {
     let log_path = dir.log();
     let log = File::options().create(true).append(true).open(&log_path)?;
-    let mut cmd = launcher.command(dir.kind, &dir.cfg());
+    let mut cmd = launcher.command(dir.kind, &dir.cfg(), dir.ensemble);
     cmd.current_dir(&dir.dir)
         .stdin(Stdio::null())
         .stdout(Stdio::from(log.try_clone()?))

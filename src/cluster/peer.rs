@@ -221,6 +221,9 @@ impl PeerTask {
                     let _ = self.connected.send(true);
                     let why = self.serve(framed).await;
                     let _ = self.connected.send(false);
+                    if why.is_err() {
+                        self.liveness.lost(self.id);
+                    }
                     self.fail_pending();
                     match why {
                         Ok(()) => break,

@@ -62,12 +62,13 @@ pub struct Platform {
     pub node: EnsembleNode,
 }
 
-/// Raft timing from `tickTime`: the leader heartbeats a few times per tick and a follower
-/// stands for election after about a tick of silence (ZooKeeper's own failure detection waits
-/// `syncLimit` ticks; a raft election is cheap, so zoolog reacts sooner).
+/// Raft timing from `tickTime`: the leader heartbeats several times per tick and a follower
+/// stands for election after a quarter to half a tick of silence (at most 0.5–1 s; ZooKeeper's
+/// own failure detection waits `syncLimit` ticks; a raft election is cheap, so zoolog reacts
+/// sooner). A leader whose connection breaks is replaced at once (`log/raft`).
 pub fn raft_options(tick: Duration) -> RaftLogletOptions {
-    let heartbeat = (tick / 8).clamp(Duration::from_millis(20), Duration::from_millis(250));
-    let min = (tick / 2).clamp(Duration::from_millis(150), Duration::from_secs(2));
+    let heartbeat = (tick / 10).clamp(Duration::from_millis(20), Duration::from_millis(100));
+    let min = (tick / 4).clamp(Duration::from_millis(150), Duration::from_secs(1));
     RaftLogletOptions {
         heartbeat,
         election_timeout: (min, min * 2),

@@ -305,7 +305,8 @@ class Suite:
         return Cli(self, name, hosts or self.args.server)
 
     def proxy(self):
-        host, port = self.args.server.rsplit(":", 1)
+        # through the first server of the connection string
+        host, port = self.args.server.split(",")[0].rsplit(":", 1)
         p = zkproxy.Proxy((host, int(port))).start()
         self.proxies.append(p)
         return p

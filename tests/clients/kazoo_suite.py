@@ -374,6 +374,10 @@ class Session:
             client_id=client_id,
             auth_data=auth,
             connection_retry=dict(max_tries=-1, delay=0.05, backoff=1.3, max_delay=0.5),
+            # The servers in the order given: every session of a scenario starts on the same
+            # one. Scenarios read one session's write from another without a sync, which an
+            # ensemble only promises on the same server; the others are there to fail over to.
+            randomize_hosts=False,
         )
         self.lock = threading.Lock()
         self.events = []  # (type name, path, state)
@@ -418,7 +422,11 @@ class Session:
         return ar.get(timeout=WAIT)
 
     def barrier(self):
-        """A round trip: every notification caused by writes acknowledged before now has arrived."""
+        """A round trip: every notification caused by writes acknowledged before now has arrived.
+
+        sync first: in an ensemble, this session's server may not have applied yet a write
+        another session's server acknowledged."""
+        self.zk.sync("/")
         self.zk.exists("/")
 
     def take_events(self):
@@ -560,7 +568,8 @@ class Suite:
         return Session(self, name, **kw)
 
     def proxy(self):
-        host, port = self.args.server.rsplit(":", 1)
+        # through the first server of the connection string
+        host, port = self.args.server.split(",")[0].rsplit(":", 1)
         p = zkproxy.Proxy((host, int(port))).start()
         self.proxies.append(p)
         return p

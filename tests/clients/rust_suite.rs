@@ -197,7 +197,10 @@ impl Ctx {
 }
 
 /// A round trip: every notification caused by writes acknowledged before now has been dispatched.
+/// `sync` first: in an ensemble, `c`'s server may not have applied yet a write another session's
+/// server acknowledged.
 async fn barrier(c: &zk::Client) -> Check {
+    c.sync("/").await.map_err(|e| format!("barrier: {e}"))?;
     c.check_stat("/")
         .await
         .map(|_| ())
@@ -1464,7 +1467,8 @@ async fn reconnect(t: &Ctx) -> Check {
             .await
             .map_err(|e| e.to_string())?;
     }
-    let px = Proxy::start(&t.cfg.server).await?;
+    // through the first server of the connection string
+    let px = Proxy::start(t.cfg.server.split(',').next().unwrap_or_default()).await?;
     let c = t.connect(&px.addr, t.main_timeout).await?;
     let sid = c.session_id();
     c.create(&p("eph"), b"", &mode(CreateMode::Ephemeral))

@@ -279,6 +279,9 @@ impl RaftLoglet {
         if !l.inner.spec.observers.is_empty() {
             tokio::spawn(add_observers(l.inner.clone()));
         }
+        if l.inner.spec.members.contains(&me) {
+            tokio::spawn(elect_on_leader_loss(l.inner.clone()));
+        }
         Ok(l)
     }
 
@@ -613,6 +616,42 @@ async fn add_observers(inner: Arc<Inner>) {
             _ = inner.stop.cancelled() => return,
             r = metrics.changed() => if r.is_err() { return },
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// When the connection to the leader breaks (a killed process resets its sockets at once), a
+/// member stands for election now instead of after the election timeout, as a ZooKeeper
+/// follower starts its election when it loses its leader's connection. Members wait a little,
+/// longer the higher their id, so that usually one stands and wins. A partition, where nothing
+/// breaks, still waits for the timeout.
+async fn elect_on_leader_loss(inner: Arc<Inner>) {
+    let mut lost = inner.cluster.liveness().subscribe_lost();
+    loop {
+        let peer = tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            p = lost.recv() => match p {
+                Ok(p) => p,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => return,
+            },
+        };
+        if inner.raft.metrics().borrow().current_leader != Some(peer) {
+            continue;
+        }
+        let rank = inner
+            .spec
+            .members
+            .iter()
+            .position(|m| *m == inner.me)
+            .unwrap_or(0) as u64;
+        tokio::time::sleep(Duration::from_millis(10 + 40 * rank)).await;
+        let still = inner.raft.metrics().borrow().current_leader == Some(peer);
+        if still && !inner.cluster.connected(peer) {
+            info!(group = %inner.spec.group, leader = peer, "lost the leader's connection; standing for election");
+            if inner.raft.trigger().elect().await.is_err() {
+                return;
+            }
         }
     }
 }
