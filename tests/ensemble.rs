@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ensemble_proc::Ensemble;
+use ensemble_proc::{Ensemble, connect};
 use zookeeper_client as zk;
 
 fn open() -> zk::CreateOptions<'static> {
@@ -19,24 +19,6 @@ fn open() -> zk::CreateOptions<'static> {
 
 fn ephemeral() -> zk::CreateOptions<'static> {
     zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all())
-}
-
-async fn connect(hosts: &str, timeout: Duration) -> zk::Client {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match zk::Client::connector()
-            .with_session_timeout(timeout)
-            .connect(hosts)
-            .await
-        {
-            Ok(c) => return c,
-            Err(e) if Instant::now() < deadline => {
-                eprintln!("connect {hosts}: {e}; retrying");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("connect {hosts}: {e}"),
-        }
-    }
 }
 
 /// Keeps creating `/w/<name>-<i>` until `stop`; returns the paths acknowledged.

@@ -23,6 +23,7 @@ fn spec() -> RaftLogletSpec {
         group: "seg-1".into(),
         members: [1, 2, 3].into_iter().collect(),
         observers: Default::default(),
+        addrs: Default::default(),
     }
 }
 

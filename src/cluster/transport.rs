@@ -195,6 +195,26 @@ impl Cluster {
         }
     }
 
+    /// Adds peers (or moves known ones to a new address), keeping the others.
+    pub fn add_peers(&self, more: &BTreeMap<u64, String>) {
+        let mut all = self.peer_addrs();
+        let before = all.clone();
+        all.extend(more.iter().map(|(id, a)| (*id, a.clone())));
+        all.remove(&self.inner.me.node);
+        if all != before {
+            self.set_peers(&all);
+        }
+    }
+
+    /// The address each peer is dialed at.
+    pub fn peer_addrs(&self) -> BTreeMap<u64, String> {
+        self.inner
+            .addrs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The ids of the peers this node dials.
     pub fn peer_ids(&self) -> Vec<u64> {
         self.inner

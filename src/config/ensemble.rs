@@ -58,43 +58,12 @@ impl Ensemble {
     /// by id (a client address not given shows as 0.0.0.0), then `version=0` (a static
     /// configuration).
     pub fn membership_text(&self) -> String {
-        let mut out = String::new();
-        for s in &self.servers {
-            let addrs: Vec<String> = s
-                .addresses
-                .iter()
-                .map(|a| {
-                    let host = if a.host.contains(':') {
-                        format!("[{}]", a.host)
-                    } else {
-                        a.host.clone()
-                    };
-                    format!("{host}:{}:{}", a.quorum_port, a.election_port)
-                })
-                .collect();
-            let role = match s.role {
-                Role::Participant => "participant",
-                Role::Observer => "observer",
-            };
-            out.push_str(&format!("server.{}={}:{role}", s.id, addrs.join("|")));
-            if let Some((addr, port)) = &s.client {
-                let addr = addr.clone().unwrap_or_else(|| "0.0.0.0".into());
-                out.push_str(&format!(";{addr}:{port}"));
-            }
-            out.push('\n');
-        }
-        out.push_str("version=0");
-        out
+        super::servers::membership_text(&self.servers, 0)
     }
 
     /// `host:quorumPort` of server `id` (its first address; IPv6 in brackets).
     pub fn quorum_addr(&self, id: u64) -> Option<String> {
-        let a = self.server(id)?.addresses.first()?;
-        Some(if a.host.contains(':') {
-            format!("[{}]:{}", a.host, a.quorum_port)
-        } else {
-            format!("{}:{}", a.host, a.quorum_port)
-        })
+        self.server(id)?.quorum_addr()
     }
 }
 

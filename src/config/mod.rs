@@ -10,7 +10,7 @@
 //! ensemble they make and its checks.
 
 mod ensemble;
-mod servers;
+pub mod servers;
 
 pub use ensemble::Ensemble;
 pub use servers::{PeerAddress, Role, ServerSpec, read_myid};

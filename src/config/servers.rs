@@ -116,6 +116,58 @@ impl ServerSpec {
     }
 }
 
+impl ServerSpec {
+    /// The value of this server's `server.N` line as ZooKeeper 3.8 writes it:
+    /// `host:quorumPort:electionPort:type[;clientAddress:clientPort]` (a client address not
+    /// given shows as 0.0.0.0).
+    pub fn value_text(&self) -> String {
+        let addrs: Vec<String> = self
+            .addresses
+            .iter()
+            .map(|a| {
+                let host = if a.host.contains(':') {
+                    format!("[{}]", a.host)
+                } else {
+                    a.host.clone()
+                };
+                format!("{host}:{}:{}", a.quorum_port, a.election_port)
+            })
+            .collect();
+        let role = match self.role {
+            Role::Participant => "participant",
+            Role::Observer => "observer",
+        };
+        let mut out = format!("{}:{role}", addrs.join("|"));
+        if let Some((addr, port)) = &self.client {
+            let addr = addr.clone().unwrap_or_else(|| "0.0.0.0".into());
+            out.push_str(&format!(";{addr}:{port}"));
+        }
+        out
+    }
+
+    /// `host:quorumPort` of the first address (IPv6 in brackets).
+    pub fn quorum_addr(&self) -> Option<String> {
+        let a = self.addresses.first()?;
+        Some(if a.host.contains(':') {
+            format!("[{}]:{}", a.host, a.quorum_port)
+        } else {
+            format!("{}:{}", a.host, a.quorum_port)
+        })
+    }
+}
+
+/// The membership as ZooKeeper 3.8 writes it in `/zookeeper/config` and `conf`: one
+/// `server.N=…` line per server in the order given, then `version=<hex>` (0 for a static
+/// configuration; else the zxid of the reconfig that wrote it).
+pub fn membership_text(servers: &[ServerSpec], version: i64) -> String {
+    let mut out = String::new();
+    for s in servers {
+        out.push_str(&format!("server.{}={}\n", s.id, s.value_text()));
+    }
+    out.push_str(&format!("version={version:x}"));
+    out
+}
+
 /// Reads `dataDir/myid`: the server id, a decimal number on the first line (as ZooKeeper reads
 /// it). `Ok(None)` if there is no such file.
 pub fn read_myid(data_dir: &Path) -> Result<Option<u64>, ConfigError> {

@@ -66,6 +66,14 @@ pub trait Loglet: Send + Sync + 'static {
         None
     }
 
+    /// The tail of this replica's local copy, without a round trip (`Some` from a replicated
+    /// loglet): a lower bound of the loglet's tail. Lets a reconfiguration check that a new
+    /// loglet is fresh before its group has a leader (its members learn of it from the chain
+    /// being written). `None` (the default): ask [`check_tail`](Loglet::check_tail).
+    fn local_tail(&self) -> Option<Pos> {
+        None
+    }
+
     /// Registers `watcher`, told the new tail as entries become durable: lets a reader waiting
     /// at the tail wake without polling or a hop through the appender. A hint only; loglets
     /// that cannot tell ignore it (readers then poll `check_tail`).

@@ -313,7 +313,12 @@ impl VirtualLog {
         let (tail, _) = active.loglet.check_tail().await?;
         let start = active.start + tail;
         let loglet = self.factory.open(&config).await?;
-        let (new_tail, new_sealed) = loglet.check_tail().await?;
+        // A replicated loglet's group may elect its first leader only once its members read
+        // the chain written below: its local copy tells whether it is fresh.
+        let (new_tail, new_sealed) = match (loglet.local_tail(), loglet.local_seal()) {
+            (Some(t), Some(s)) => (t, s),
+            _ => loglet.check_tail().await?,
+        };
         if new_tail != 0 || new_sealed {
             return Err(LogError::InvalidConfig(format!(
                 "loglet {config} is not fresh (tail {new_tail}, sealed {new_sealed})"

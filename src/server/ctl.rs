@@ -77,8 +77,9 @@ pub async fn execute(cmd: &str, svc: &ZkService) -> String {
             };
             let spec = crate::log::raft::RaftLogletSpec {
                 group: format!("seg-{}", chain.segments.len()),
-                members: e.participants.clone(),
-                observers: e.observers.clone(),
+                members: e.roles().participants,
+                observers: e.roles().observers,
+                addrs: Default::default(),
             };
             match svc.stack().reconfigure(spec.config()).await {
                 Ok(start) => format!(

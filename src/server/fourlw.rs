@@ -372,8 +372,12 @@ fn ensemble_lines(svc: &ZkService, lines: &mut Vec<(&'static str, String)>) {
         return;
     }
     let live = e.live_peers();
-    let followers = live.iter().filter(|p| e.participants.contains(p)).count();
-    let observers = live.iter().filter(|p| e.observers.contains(p)).count();
+    let roles = e.roles();
+    let followers = live
+        .iter()
+        .filter(|p| roles.participants.contains(p))
+        .count();
+    let observers = live.iter().filter(|p| roles.observers.contains(p)).count();
     lines.push(("learners", (followers + observers).to_string()));
     lines.push(("synced_followers", followers.to_string()));
     lines.push(("synced_non_voting_followers", "0".into()));

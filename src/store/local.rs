@@ -292,8 +292,18 @@ impl Inner {
         // written by that commit is in the list.
         let cursor = self.applied();
         self.spill_all()?;
-        let system = self.system_cf()?;
-        let mut cfs = vec![system];
+        self.flush_memtables()?;
+        let durable = self.durable.fetch_max(cursor, Ordering::AcqRel).max(cursor);
+        debug!(durable, "flushed local store");
+        Ok(durable)
+    }
+}
+
+impl Inner {
+    /// Flushes the memtables of every column family at once (the atomic flush cuts them all at
+    /// the same sequence number).
+    fn flush_memtables(&self) -> Result<()> {
+        let mut cfs = vec![self.system_cf()?];
         for p in self.partitions() {
             cfs.push(self.cf(&p)?);
         }
@@ -301,9 +311,28 @@ impl Inner {
         let mut opts = FlushOptions::default();
         opts.set_wait(true);
         self.db.flush_cfs_opt(refs.as_slice(), &opts)?;
-        let durable = self.durable.fetch_max(cursor, Ordering::AcqRel).max(cursor);
-        debug!(durable, "flushed local store");
-        Ok(durable)
+        Ok(())
+    }
+
+    /// Writes a RocksDB checkpoint of the store into `dir` (which must not exist): everything
+    /// committed so far is spilled and flushed, then, with spills held off, the database's
+    /// files are linked or copied there. Returns the apply cursor the checkpoint holds, which is
+    /// at least every cursor committed before the call.
+    fn checkpoint(&self, dir: &Path) -> Result<u64> {
+        let _serial = self
+            .flush_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.spill_all()?;
+        // No spill may write between the flush and the checkpoint: the checkpoint then holds
+        // exactly the flushed state, data and cursor of the same batches.
+        let _held = lock(&self.spill_lock);
+        self.flush_memtables()?;
+        let system = self.system_cf()?;
+        let cursor = decode_cursor(self.db.get_pinned_cf(&system, CURSOR_KEY)?.as_deref())?;
+        rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(dir)?;
+        info!(cursor, dir = %dir.display(), "store checkpoint written");
+        Ok(cursor)
     }
 }
 
@@ -571,5 +600,12 @@ impl SharedStore {
     /// The store directory.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Writes a checkpoint of the whole store into `dir` (a new directory on the same file
+    /// system links the files); returns the apply cursor it holds. A store opened on `dir`
+    /// starts there. Safe to call while the apply loop commits.
+    pub fn checkpoint(&self, dir: &Path) -> Result<u64> {
+        self.inner.checkpoint(dir)
     }
 }

@@ -11,8 +11,8 @@
 use std::sync::Arc;
 
 use zoolog_jute::{
-    Create2Response, CreateResponse, ErrorCode, MultiOp, MultiRequest, MultiResponse, MultiResult,
-    Request, Response, SetAclResponse, SetDataResponse,
+    Create2Response, CreateResponse, ErrorCode, GetDataResponse, MultiOp, MultiRequest,
+    MultiResponse, MultiResult, Request, Response, SetAclResponse, SetDataResponse,
 };
 
 use crate::store::{Partition, RwTxn, StoreError};
@@ -255,7 +255,12 @@ impl ZkStateMachine {
                 Response::SetAcl(SetAclResponse { stat })
             }),
             Request::Multi(m) => self.execute_multi(x, m),
-            Request::Reconfig(_) => single(x.reconfig(), |()| Response::Empty),
+            Request::Reconfig(r) => single(x.reconfig(r), |(data, stat)| {
+                Response::GetData(GetDataResponse {
+                    data: Some(data),
+                    stat,
+                })
+            }),
             Request::CloseSession => single(x.close_session(x.cmd.session_id, false), |()| {
                 Response::Empty
             }),

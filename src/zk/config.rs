@@ -15,10 +15,6 @@ pub struct ZkConfig {
     /// `zookeeper.skipACL=yes`: every ACL check passes (ACLs are still validated on create and
     /// setACL).
     pub skip_acl: bool,
-    /// `reconfigEnabled`. Off → reconfig answers `RECONFIGDISABLED`; on → `UNIMPLEMENTED`
-    /// (what a standalone ZooKeeper answers; zoolog does not change its membership through
-    /// reconfig).
-    pub reconfig_enabled: bool,
     /// `znode.container.maxNeverUsedIntervalMs`: a container that never had a child is deleted
     /// once its mtime is older than this; 0 disables (the 3.8/3.9 default).
     pub container_max_never_used_ms: i64,
@@ -40,7 +36,6 @@ impl Default for ZkConfig {
             extended_types_enabled: false,
             digest_enabled: true,
             skip_acl: false,
-            reconfig_enabled: false,
             container_max_never_used_ms: 0,
             multi_create2_returns_stat: false,
             exists_checks_read: false,

@@ -13,6 +13,7 @@ use crate::store::StoreError;
 use super::acl;
 use super::command::ZkCommand;
 use super::config::ZkConfig;
+use super::membership::Membership;
 use super::node::{CONTAINER_OWNER, Node, NodeKind};
 use super::outcome::{ClosedSession, WatchTrigger};
 use super::overlay::Overlay;
@@ -281,14 +282,37 @@ impl<'o, 'a> Exec<'o, 'a> {
         Ok(())
     }
 
-    /// reconfig: disabled → `RECONFIGDISABLED`; enabled → `UNIMPLEMENTED`, as on a standalone
-    /// ZooKeeper.
-    pub(crate) fn reconfig(&mut self) -> Result<(), Fail> {
-        if !self.cfg.reconfig_enabled {
-            return Err(Fail::Code(ErrorCode::ReconfigDisabled));
-        }
+    /// reconfig (`reconfigEnabled` and the other checks that depend on one node's view are made
+    /// before the log, by the node that took the request). On a standalone node (no membership
+    /// in `/zookeeper/config`) → `UNIMPLEMENTED`, as ZooKeeper answers. In an ensemble: WRITE on
+    /// `/zookeeper/config`, then the new membership computed from the applied one (see
+    /// [`Membership::reconfigure`]) is written there as ZooKeeper's `SetDataTxn` does: data
+    /// with `version=<this zxid>`, stat version −1; the reply is the data and the stat.
+    pub(crate) fn reconfig(
+        &mut self,
+        req: &zoolog_jute::ReconfigRequest,
+    ) -> Result<(Bytes, Stat), Fail> {
         self.check_session()?;
-        Err(Fail::Code(ErrorCode::Unimplemented))
+        let mut node = self.node(path::CONFIG)?;
+        let Some(current) = node.data().and_then(|d| Membership::parse(d)) else {
+            return Err(Fail::Code(ErrorCode::Unimplemented));
+        };
+        self.allowed(&node.acl, Perms::WRITE)?;
+        let next = current
+            .reconfigure(req, false, self.zxid)
+            .map_err(Fail::Code)?;
+        let data = Bytes::from(next.text());
+        node.stat.version = -1;
+        node.stat.mtime = self.cmd.time_ms;
+        node.stat.mzxid = self.zxid;
+        node.set_data(Some(data.clone()));
+        let stat = node.client_stat(self.ext());
+        self.triggers.push(
+            WatchTrigger::new(path::CONFIG, super::outcome::TriggerKind::NodeDataChanged)
+                .with_acl(&node.acl),
+        );
+        self.ov.put_node(path::CONFIG, node);
+        Ok((data, stat))
     }
 
     /// Records a new session; `NODEEXISTS` if the id is taken (or is 0 / the container marker:

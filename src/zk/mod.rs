@@ -30,6 +30,7 @@
 pub mod acl;
 pub mod applicator;
 pub mod apply;
+pub mod catchup;
 mod children_cache;
 pub mod command;
 pub mod config;
@@ -39,6 +40,7 @@ mod exec;
 pub mod hub;
 mod java_order;
 mod keys;
+pub mod membership;
 mod node;
 mod node_memo;
 pub mod outcome;

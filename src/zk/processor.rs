@@ -551,10 +551,20 @@ impl Processor {
             | Request::SetData(_)
             | Request::SetAcl(_)
             | Request::Multi(_)
-            | Request::Reconfig(_)
             | Request::CloseSession => {
                 self.on_write(xid, ZkOp::Request(req), started)?;
             }
+            Request::Reconfig(r) => match self.svc.reconfig_precheck(&r) {
+                Some(code) => {
+                    let zxid = self.svc.last_zxid();
+                    self.push_ready(
+                        vec![reply_frame(xid, zxid, code, &Response::Empty)],
+                        false,
+                        started,
+                    );
+                }
+                None => self.on_write(xid, ZkOp::Request(Request::Reconfig(r)), started)?,
+            },
             Request::Sync(s) => {
                 let svc = self.svc.clone();
                 let fut = async move {

@@ -125,6 +125,14 @@ impl ZkReader<'_> {
         }
     }
 
+    /// The data of `/zookeeper/config` (the ensemble's membership), unchecked.
+    pub fn config_data(&self) -> Result<Option<bytes::Bytes>, StoreError> {
+        Ok(self
+            .view
+            .node(super::path::CONFIG)?
+            .and_then(|n| n.into_data()))
+    }
+
     /// getData: READ on the node.
     pub fn get_data(&self, path: &str, auth: &[Id]) -> Result<ReadReply, StoreError> {
         let r = self.readable(path, Perms::READ, auth)?;

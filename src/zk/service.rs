@@ -18,6 +18,7 @@ use bytes::Bytes;
 use thiserror::Error;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
+use zoolog_jute::ErrorCode;
 
 use crate::config::Config;
 use crate::engine::{
@@ -32,10 +33,12 @@ use crate::store::{LocalStore, ReadSnapshot, SharedStore, StoreError, StoreOptio
 
 use super::applicator::ZkApplicator;
 use super::apply::ZkStateMachine;
+use super::catchup;
 use super::command::{ZkCommand, ZkOp};
 use super::config::ZkConfig;
 use super::ensemble::{self, EnsembleNode, Mode};
 use super::hub::Hub;
+use super::membership::Membership;
 use super::outcome::{OutcomeError, ZkOutcome};
 use super::read::{CleanupKind, ZkReader};
 use super::session_id;
@@ -125,17 +128,37 @@ impl ZkService {
                     (p.meta, p.registry, p.bootstrap, Some(p.node))
                 }
             };
-        // An ensemble node waits here until a majority of the participants is up.
+        // An ensemble node waits here until a majority of the participants is up; a joining
+        // node until a reconfiguration has given it a segment of the log.
+        let joining = ensemble.as_ref().is_some_and(|e| e.joining);
         let mut waited = 0u32;
         let vlog = loop {
-            match VirtualLog::open(
-                meta.clone(),
-                registry.clone(),
-                bootstrap.clone(),
-                VirtualLogOptions::default(),
-            )
-            .await
-            {
+            let opened = if joining {
+                VirtualLog::open_existing(
+                    meta.clone(),
+                    registry.clone(),
+                    VirtualLogOptions::default(),
+                )
+                .await
+            } else {
+                VirtualLog::open(
+                    meta.clone(),
+                    registry.clone(),
+                    bootstrap.clone(),
+                    VirtualLogOptions::default(),
+                )
+                .await
+            };
+            let me = ensemble.as_ref().map_or(0, |e| e.me);
+            match opened {
+                Ok(v) if !joining || ensemble::holds_any(&v, me) => break Arc::new(v),
+                Ok(_) | Err(LogError::NoChain) if joining => {
+                    waited += 1;
+                    if waited % 25 == 1 {
+                        info!("joining: waiting to be added to the ensemble by a reconfig");
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
                 Ok(v) => break Arc::new(v),
                 Err(LogError::Unavailable(why)) if ensemble.is_some() => {
                     waited += 1;
@@ -158,26 +181,57 @@ impl ZkService {
                 .map(|e| Bytes::from(e.membership_text())),
             ..ZkConfig::default()
         };
-        let store_path = store_dir.clone();
         let store_options = StoreOptions {
             write_buffer_bytes: config.store_write_buffer_mb << 20,
             ..StoreOptions::default()
         }
         .with_partition(ZK_PARTITION);
-        let (store, app) = tokio::task::spawn_blocking(move || {
-            let mut store = LocalStore::open(&store_path, &store_options)?;
-            let partition = store.partition(ZK_PARTITION)?;
-            let sm = ZkStateMachine::new(partition, zk_config);
-            let cursor = store.applied_cursor();
-            let mut txn = store.begin();
-            if sm.initialize(&mut txn)? {
-                txn.commit(cursor)?;
-                info!("initialised a new ZooKeeper tree");
-            }
-            Ok::<_, StoreError>((store, Arc::new(ZkApplicator::new(sm))))
-        })
-        .await
-        .map_err(|e| ServiceError::Startup(e.to_string()))??;
+        let open_store = |zk_config: ZkConfig| {
+            let (path, options) = (store_dir.clone(), store_options.clone());
+            tokio::task::spawn_blocking(move || {
+                let mut store = LocalStore::open(&path, &options)?;
+                let partition = store.partition(ZK_PARTITION)?;
+                let sm = ZkStateMachine::new(partition, zk_config);
+                let cursor = store.applied_cursor();
+                let mut txn = store.begin();
+                if sm.initialize(&mut txn)? {
+                    txn.commit(cursor)?;
+                    info!("initialised a new ZooKeeper tree");
+                }
+                Ok::<_, StoreError>((store, Arc::new(ZkApplicator::new(sm))))
+            })
+        };
+        let (mut store, mut app) = open_store(zk_config.clone())
+            .await
+            .map_err(|e| ServiceError::Startup(e.to_string()))??;
+        // A replica whose store is below every segment of the log it holds (it joined by a
+        // reconfiguration, or lost its store) starts from a peer's checkpoint.
+        if let Some(e) = &ensemble
+            && let Some((min, peers)) =
+                ensemble::checkpoint_needed(&vlog, store.applied_cursor(), e.me)
+        {
+            info!(
+                cursor = store.applied_cursor(),
+                min, "this replica needs a checkpoint of a peer's store"
+            );
+            drop(app);
+            tokio::task::spawn_blocking(move || store.close())
+                .await
+                .map_err(|e| ServiceError::Startup(e.to_string()))??;
+            let cursor = catchup::fetch(
+                &e.cluster,
+                &peers,
+                min,
+                &store_dir,
+                Duration::from_secs(600),
+            )
+            .await
+            .map_err(|e| ServiceError::Startup(e.to_string()))?;
+            info!(cursor, "replaying the log from the checkpoint");
+            (store, app) = open_store(zk_config.clone())
+                .await
+                .map_err(|e| ServiceError::Startup(e.to_string()))??;
+        }
         let shared = store.shared();
 
         let sessions = Arc::new(SessionTracker::default());
@@ -262,8 +316,15 @@ impl ZkService {
             tokio::spawn(cleanup_loop(Arc::downgrade(&svc))),
             tokio::spawn(close_on_stop(svc.stack.base().clone(), svc.hub.clone())),
         ];
-        if svc.ensemble.is_some() {
+        if let Some(e) = &svc.ensemble {
+            catchup::serve(
+                &e.cluster,
+                svc.store.clone(),
+                svc.stack.base().applied(),
+                svc.config.data_dir.join("checkpoints"),
+            );
             jobs.push(tokio::spawn(quorum_loop(Arc::downgrade(&svc))));
+            jobs.push(tokio::spawn(membership_loop(Arc::downgrade(&svc))));
         } else {
             // In an ensemble the log may only be trimmed below every replica's position, which
             // no engine tracks yet: it is kept whole.
@@ -288,10 +349,51 @@ impl ZkService {
     pub fn mode(&self) -> Mode {
         match (&self.ensemble, self.stack.virtual_log()) {
             (Some(e), Some(v)) => e.mode(v),
-            (Some(e), None) if e.observer => Mode::Observer,
+            (Some(e), None) if e.is_observer() => Mode::Observer,
             (Some(_), None) => Mode::Follower,
             (None, _) => Mode::Standalone,
         }
+    }
+
+    /// What the node taking a reconfig answers before the log, as ZooKeeper's leader decides
+    /// before proposing: `RECONFIGDISABLED` unless `reconfigEnabled`; `RECONFIGINPROGRESS`
+    /// while the log has not yet taken the last applied membership; `BADVERSION` or
+    /// `BADARGUMENTS` as apply would find them now (with `standaloneEnabled`, 2 voters must
+    /// stay); `NEWCONFIGNOQUORUM` unless a majority of the new voters is this node or in touch
+    /// with it. `None`: the request goes into the log (a standalone node's apply answers
+    /// `UNIMPLEMENTED`).
+    pub fn reconfig_precheck(&self, req: &zoolog_jute::ReconfigRequest) -> Option<ErrorCode> {
+        if !self.config.reconfig_enabled {
+            return Some(ErrorCode::ReconfigDisabled);
+        }
+        let e = self.ensemble.as_ref()?;
+        let snap = self.snapshot();
+        let data = self.reader(&snap).config_data().ok().flatten()?;
+        let cur = Membership::parse(&data)?;
+        let roles = e.roles();
+        if roles.participants != cur.participants() || roles.observers != cur.observers() {
+            return Some(ErrorCode::ReconfigInProgress);
+        }
+        let next = match cur.reconfigure(req, self.config.standalone_enabled, cur.version) {
+            Ok(n) => n,
+            Err(code) => return Some(code),
+        };
+        let mut addrs = next.quorum_addrs();
+        addrs.remove(&e.me);
+        e.cluster.add_peers(&addrs);
+        let voters = next.participants();
+        let up = voters
+            .iter()
+            .filter(|v| {
+                **v == e.me
+                    || e.cluster.connected(**v)
+                    || e.cluster.liveness().alive(**v, e.sync_window)
+            })
+            .count();
+        if up * 2 <= voters.len() {
+            return Some(ErrorCode::NewConfigNoQuorum);
+        }
+        None
     }
 
     /// This node's server id in the ensemble (`None`: standalone).
@@ -558,9 +660,13 @@ async fn quorum_loop(svc: std::sync::Weak<ZkService>) {
         let Some(e) = svc.ensemble.as_ref() else {
             return;
         };
-        let ok = e.has_quorum();
+        let member = e.is_member();
+        let ok = member && e.has_quorum();
         let was = svc.serving.swap(ok, Ordering::Relaxed);
-        if was && !ok {
+        if was && !member {
+            warn!("removed from the ensemble by a reconfig: closing client connections");
+            svc.hub.close_all();
+        } else if was && !ok {
             warn!(
                 live_peers = ?e.live_peers(),
                 "cut off from a majority of the ensemble: closing client connections"
@@ -568,6 +674,42 @@ async fn quorum_loop(svc: std::sync::Weak<ZkService>) {
             svc.hub.close_all();
         } else if !was && ok {
             info!("back in touch with a majority of the ensemble: serving clients again");
+        }
+    }
+}
+
+/// Follows the membership in the applied `/zookeeper/config`: every node dials the servers it
+/// names and takes the roles of the active log segment; the leader of the active segment
+/// moves the log to a membership that a reconfig changed (see [`EnsembleNode::reconcile`]).
+async fn membership_loop(svc: std::sync::Weak<ZkService>) {
+    let mut interval = tokio::time::interval(Duration::from_millis(200));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut warned = Instant::now() - Duration::from_secs(60);
+    loop {
+        interval.tick().await;
+        let Some(svc) = svc.upgrade() else { return };
+        let Some(e) = svc.ensemble.as_ref() else {
+            return;
+        };
+        if let Some(v) = svc.stack.virtual_log() {
+            e.refresh_roles(v);
+        }
+        let snap = svc.snapshot();
+        let Some(desired) = svc
+            .reader(&snap)
+            .config_data()
+            .ok()
+            .flatten()
+            .and_then(|d| Membership::parse(&d))
+        else {
+            continue;
+        };
+        drop(snap);
+        if let Err(why) = e.reconcile(&svc.stack, &desired).await
+            && warned.elapsed() > Duration::from_secs(5)
+        {
+            warned = Instant::now();
+            warn!(error = %why, "moving the log to the new membership failed; retrying");
         }
     }
 }

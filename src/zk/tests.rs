@@ -830,7 +830,8 @@ fn path_and_structure_errors() {
             cur_config_id: -1,
         }),
     );
-    assert_eq!(o.err, ErrorCode::ReconfigDisabled);
+    // reconfigEnabled is checked before the log; apply on a standalone tree: UNIMPLEMENTED.
+    assert_eq!(o.err, ErrorCode::Unimplemented);
     assert_eq!(
         h.run(S1, set_data("/zookeeper/config", b"x", -1)).err,
         ErrorCode::NoAuth
@@ -879,11 +880,8 @@ fn path_and_structure_errors() {
     );
     // setData on the root is allowed.
     assert_eq!(h.run(S1, set_data("/", b"r", -1)).err, ErrorCode::Ok);
-    // reconfig enabled: UNIMPLEMENTED, as a standalone server answers.
-    let mut h = H::with(ZkConfig {
-        reconfig_enabled: true,
-        ..ZkConfig::default()
-    });
+    // With no membership in /zookeeper/config: UNIMPLEMENTED, as a standalone server answers.
+    let mut h = H::with(ZkConfig::default());
     h.session(S1);
     let o = h.run(
         S1,
@@ -895,6 +893,51 @@ fn path_and_structure_errors() {
         }),
     );
     assert_eq!(o.err, ErrorCode::Unimplemented);
+}
+
+#[test]
+fn reconfig_in_an_ensemble_rewrites_the_config_node() {
+    let three = "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\n\
+        server.2=127.0.0.1:2889:3889:participant;0.0.0.0:2182\n\
+        server.3=127.0.0.1:2890:3890:participant;0.0.0.0:2183\nversion=0";
+    let cfg = |skip_acl| ZkConfig {
+        skip_acl,
+        ensemble_config: Some(Bytes::from(three)),
+        ..ZkConfig::default()
+    };
+    let leave = |id: &str, cur: i64| {
+        Request::Reconfig(ReconfigRequest {
+            joining_servers: None,
+            leaving_servers: Some(id.into()),
+            new_members: None,
+            cur_config_id: cur,
+        })
+    };
+    // WRITE on /zookeeper/config is needed (world has READ only).
+    let mut h = H::with(cfg(false));
+    h.session(S1);
+    assert_eq!(h.run(S1, leave("3", -1)).err, ErrorCode::NoAuth);
+    let mut h = H::with(cfg(true));
+    h.session(S1);
+    assert_eq!(h.run(S1, leave("3", 1)).err, ErrorCode::BadVersion);
+    let o = h.run(S1, leave("3", 0));
+    assert_eq!(o.err, ErrorCode::Ok);
+    let Response::GetData(r) = &o.response else {
+        panic!("reconfig answers a GetDataResponse: {:?}", o.response)
+    };
+    let text = String::from_utf8(r.data.clone().unwrap().to_vec()).unwrap();
+    assert!(!text.contains("server.3="), "{text}");
+    assert!(text.ends_with(&format!("version={:x}", o.zxid)), "{text}");
+    assert_eq!((r.stat.version, r.stat.mzxid), (-1, o.zxid));
+    assert_eq!(o.triggers.len(), 1);
+    // The config id is now the reconfig's zxid; a voter must stay.
+    assert_eq!(h.run(S1, leave("2", 0)).err, ErrorCode::BadVersion);
+    assert_eq!(h.run(S1, leave("1,2", o.zxid)).err, ErrorCode::BadArguments);
+    let got = h.read(get_data("/zookeeper/config"), &[]);
+    let Response::GetData(g) = got.response else {
+        panic!("getData answers GetData")
+    };
+    assert_eq!(g.data, r.data);
 }
 
 #[test]

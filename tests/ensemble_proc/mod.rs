@@ -8,6 +8,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A Rust client session on `hosts`, retrying the connection for up to 30 s.
+pub async fn connect(hosts: &str, timeout: Duration) -> zookeeper_client::Client {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match zookeeper_client::Client::connector()
+            .with_session_timeout(timeout)
+            .connect(hosts)
+            .await
+        {
+            Ok(c) => return c,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("connect {hosts}: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("connect {hosts}: {e}"),
+        }
+    }
+}
+
 /// A free port not handed out before in this process (a released port may come back at once).
 fn free_port() -> u16 {
     static TAKEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
@@ -81,6 +100,22 @@ impl Ensemble {
     /// Starts `participants` participants and `observers` observers and waits until every node
     /// serves clients.
     pub fn start(participants: u64, observers: u64, extra: &str) -> Ensemble {
+        let mut e = Ensemble::prepare(participants, observers);
+        let ids: Vec<u64> = e.members.iter().map(|m| m.id).collect();
+        for id in &ids {
+            e.write_config(*id, &ids, extra);
+        }
+        for id in &ids {
+            e.spawn(*id);
+        }
+        for id in &ids {
+            e.wait_serving(*id, Duration::from_secs(60));
+        }
+        e
+    }
+
+    /// Directories, `myid` files and ports for the members; nothing written or started yet.
+    pub fn prepare(participants: u64, observers: u64) -> Ensemble {
         let tmp = tempfile::tempdir().expect("tempdir");
         let mut members = Vec::new();
         for id in 1..=participants + observers {
@@ -97,41 +132,48 @@ impl Ensemble {
                 child: None,
             });
         }
-        let servers: String = members
-            .iter()
-            .map(|m| {
-                format!(
-                    "server.{}=127.0.0.1:{}:{}{};127.0.0.1:{}\n",
-                    m.id,
-                    m.quorum_port,
-                    m.election_port,
-                    if m.observer { ":observer" } else { "" },
-                    m.client_port
-                )
-            })
-            .collect();
-        for m in &members {
-            std::fs::write(
-                m.dir.join("zoo.cfg"),
-                format!(
-                    "tickTime=200\nsyncLimit=5\nminSessionTimeout=400\nmaxSessionTimeout=20000\ndataDir={}\n4lw.commands.whitelist=*\n{servers}{extra}",
-                    m.data_dir().display()
-                ),
-            )
-            .expect("zoo.cfg");
-        }
-        let mut e = Ensemble {
+        Ensemble {
             members,
             tmp: Some(tmp),
-        };
-        let ids: Vec<u64> = e.members.iter().map(|m| m.id).collect();
-        for id in &ids {
-            e.spawn(*id);
         }
-        for id in &ids {
-            e.wait_serving(*id, Duration::from_secs(60));
-        }
-        e
+    }
+
+    /// The value of member `id`'s `server.N` line.
+    pub fn server_value(&self, id: u64) -> String {
+        let m = self.member(id);
+        format!(
+            "127.0.0.1:{}:{}:{};127.0.0.1:{}",
+            m.quorum_port,
+            m.election_port,
+            if m.observer {
+                "observer"
+            } else {
+                "participant"
+            },
+            m.client_port
+        )
+    }
+
+    /// Writes member `id`'s zoo.cfg listing the servers `listed`, plus `extra` lines.
+    pub fn write_config(&self, id: u64, listed: &[u64], extra: &str) {
+        let servers: String = listed
+            .iter()
+            .map(|l| format!("server.{l}={}\n", self.server_value(*l)))
+            .collect();
+        let m = self.member(id);
+        std::fs::write(
+            m.dir.join("zoo.cfg"),
+            format!(
+                "tickTime=200\nsyncLimit=5\nminSessionTimeout=400\nmaxSessionTimeout=20000\ndataDir={}\n4lw.commands.whitelist=*\n{servers}{extra}",
+                m.data_dir().display()
+            ),
+        )
+        .expect("zoo.cfg");
+    }
+
+    /// Starts member `id` (its zoo.cfg written) without waiting.
+    pub fn launch(&mut self, id: u64) {
+        self.spawn(id);
     }
 
     pub fn member(&self, id: u64) -> &Member {

@@ -2,12 +2,15 @@
 //!
 //! Layer: `log/raft`. [`register`] teaches a registry to open `raft` segments as this node's
 //! replica of the group (in `<dir>/<group>`), through the node's cluster transport, and keeps
-//! the opened loglets by group so that the node can ask who leads the active one.
+//! the opened loglets by group so that the node can ask who leads the active one. A segment
+//! naming addresses has its servers dialed; one this node is in no role of opens as
+//! [`NotHeld`].
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use super::not_held::NotHeld;
 use super::{KIND_RAFT, RaftLoglet, RaftLogletOptions, RaftLogletSpec};
 use crate::cluster::Cluster;
 use crate::log::LogletRegistry;
@@ -46,7 +49,12 @@ pub fn register(
                 (cluster.clone(), dir.clone(), opts.clone(), keep.clone());
             Box::pin(async move {
                 let spec = RaftLogletSpec::parse(&cfg)?;
+                cluster.add_peers(&spec.addrs);
                 let group = spec.group.clone();
+                if !spec.holds(cluster.node()) {
+                    let l: Arc<dyn Loglet> = Arc::new(NotHeld { group });
+                    return Ok(l);
+                }
                 let l = RaftLoglet::open(cluster, dir.join(&group), spec, opts).await?;
                 keep.open
                     .lock()

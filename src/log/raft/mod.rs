@@ -8,6 +8,7 @@
 //! - [`log_store`] / [`state_machine`] — openraft's storage traits over it;
 //! - [`network`] — openraft's network over the cluster transport;
 //! - [`factory`] — the `raft` kind of a loglet registry;
+//! - [`not_held`] — a segment this node has no copy of (before it joined, after it left);
 //! - this file — [`RaftLoglet`], the `Loglet` the engines see.
 //!
 //! `append` works on every member: payloads queue on the replica in call order and are sent
@@ -24,11 +25,12 @@
 pub mod factory;
 mod log_store;
 mod network;
+mod not_held;
 mod state_machine;
 mod store;
 pub mod types;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,6 +66,10 @@ pub struct RaftLogletSpec {
     pub members: BTreeSet<u64>,
     /// Ids of observers: they receive the log (raft learners) and vote in nothing.
     pub observers: BTreeSet<u64>,
+    /// Quorum addresses of members and observers that a replica may not know from its own
+    /// configuration (servers added by a reconfiguration); a replica opening the loglet dials
+    /// them.
+    pub addrs: BTreeMap<u64, String>,
 }
 
 impl RaftLogletSpec {
@@ -79,6 +85,14 @@ impl RaftLogletSpec {
         if !self.observers.is_empty() {
             text.push_str(&format!(";observers={}", list(&self.observers)));
         }
+        if !self.addrs.is_empty() {
+            let addrs: Vec<String> = self
+                .addrs
+                .iter()
+                .map(|(id, a)| format!("{id}@{a}"))
+                .collect();
+            text.push_str(&format!(";addrs={}", addrs.join(",")));
+        }
         LogletConfig::new(KIND_RAFT, text)
     }
 
@@ -91,10 +105,18 @@ impl RaftLogletSpec {
         let text = std::str::from_utf8(&config.params).map_err(|_| bad())?;
         let mut group = None;
         let (mut members, mut observers) = (BTreeSet::new(), BTreeSet::new());
+        let mut addrs = BTreeMap::new();
         for part in text.split(';') {
             let (key, ids) = match part.split_once('=') {
                 Some(("group", g)) if !g.is_empty() => {
                     group = Some(g.to_string());
+                    continue;
+                }
+                Some(("addrs", list)) => {
+                    for a in list.split(',').filter(|s| !s.is_empty()) {
+                        let (id, addr) = a.split_once('@').ok_or_else(bad)?;
+                        addrs.insert(id.parse::<u64>().map_err(|_| bad())?, addr.to_string());
+                    }
                     continue;
                 }
                 Some(("members", m)) => (&mut members, m),
@@ -113,7 +135,13 @@ impl RaftLogletSpec {
             group,
             members,
             observers,
+            addrs,
         })
+    }
+
+    /// Whether node `id` holds a copy of the loglet (a member or an observer).
+    pub fn holds(&self, id: u64) -> bool {
+        self.members.contains(&id) || self.observers.contains(&id)
     }
 }
 
@@ -193,6 +221,10 @@ enum Forward {
     Tail,
     Seal,
     Trim(Pos),
+    /// Make node `.0` (dialed at `.1`) a learner and wait until it has the log.
+    AddLearner(u64, String),
+    /// Make the voters exactly `.0` and the learners exactly `.1`.
+    SetMembers(BTreeSet<u64>, BTreeSet<u64>),
 }
 
 type ForwardAnswer = std::result::Result<(Pos, bool), String>;
@@ -285,6 +317,37 @@ impl RaftLoglet {
         Ok(l)
     }
 
+    /// Makes `id` (dialed at `addr`) a learner of the group through its leader, and waits
+    /// until it has the log.
+    pub async fn add_learner(&self, id: u64, addr: String) -> Result<()> {
+        self.via_leader(|| Forward::AddLearner(id, addr.clone()))
+            .await
+            .map(|_| ())
+    }
+
+    /// Changes the group's membership through its leader: exactly `voters` vote, exactly
+    /// `learners` receive the log besides them.
+    pub async fn set_members(&self, voters: BTreeSet<u64>, learners: BTreeSet<u64>) -> Result<()> {
+        self.via_leader(|| Forward::SetMembers(voters.clone(), learners.clone()))
+            .await
+            .map(|_| ())
+    }
+
+    /// The voters and learners of the group as this replica knows them.
+    pub fn members(&self) -> (BTreeSet<u64>, BTreeSet<u64>) {
+        let m = self.inner.raft.metrics().borrow().membership_config.clone();
+        (
+            m.membership().voter_ids().collect(),
+            m.membership().learner_ids().collect(),
+        )
+    }
+
+    /// Whether this replica's raft group has a membership (it was initialised here or has
+    /// received the log from a leader).
+    pub async fn initialized(&self) -> bool {
+        self.inner.raft.is_initialized().await.unwrap_or(false)
+    }
+
     /// The member leading the group now, if known.
     pub fn leader(&self) -> Option<u64> {
         self.inner.raft.metrics().borrow().current_leader
@@ -354,7 +417,7 @@ impl RaftLoglet {
     }
 
     /// Runs a seal/trim/tail on the leader, forwarding if need be; retries while there is none.
-    async fn via_leader(&self, op: fn() -> Forward) -> Result<(Pos, bool)> {
+    async fn via_leader(&self, op: impl Fn() -> Forward) -> Result<(Pos, bool)> {
         let deadline = Instant::now() + self.inner.opts.op_timeout;
         loop {
             let leader = self.leader();
@@ -421,6 +484,43 @@ async fn leader_op(inner: &Inner, op: Forward) -> ForwardAnswer {
         }
         Forward::Seal => write(LogletCmd::Seal).await,
         Forward::Trim(p) => write(LogletCmd::Trim(p)).await,
+        Forward::AddLearner(id, addr) => {
+            inner.cluster.add_peers(&BTreeMap::from([(id, addr)]));
+            inner
+                .raft
+                .add_learner(id, openraft::EmptyNode {}, true)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((0, false))
+        }
+        Forward::SetMembers(voters, learners) => {
+            let m = inner.raft.metrics().borrow().membership_config.clone();
+            let now_voters: BTreeSet<u64> = m.membership().voter_ids().collect();
+            if now_voters != voters {
+                inner
+                    .raft
+                    .change_membership(
+                        openraft::ChangeMembers::ReplaceAllVoters(voters.clone()),
+                        false,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            let m = inner.raft.metrics().borrow().membership_config.clone();
+            let gone: BTreeSet<u64> = m
+                .membership()
+                .learner_ids()
+                .filter(|l| !learners.contains(l) && !voters.contains(l))
+                .collect();
+            if !gone.is_empty() {
+                inner
+                    .raft
+                    .change_membership(openraft::ChangeMembers::RemoveNodes(gone), false)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok((0, false))
+        }
         Forward::Append(_) => Err("appends are queued, not run directly".into()),
     }
 }
@@ -805,6 +905,10 @@ impl Loglet for RaftLoglet {
 
     fn local_seal(&self) -> Option<bool> {
         Some(self.state().sealed_at.is_some())
+    }
+
+    fn local_tail(&self) -> Option<Pos> {
+        Some(self.state().tail())
     }
 
     fn watch_tail(&self, watcher: TailWatcher) {
