@@ -289,3 +289,60 @@ async fn a_node_cut_off_from_the_majority_stops_serving_until_it_is_back() {
         }
     }
 }
+
+/// The log is trimmed below every replica's durable position, and for a replica that is down,
+/// only within `zoolog.ensemble.retainEntries`: one down while the log moved further comes back
+/// from a peer's checkpoint, with every acknowledged write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_down_past_the_retention_comes_back_from_a_checkpoint() {
+    let mut e = Ensemble::start(
+        3,
+        0,
+        "zoolog.log.trimIntervalMs=200\nzoolog.ensemble.retainEntries=50\n",
+    );
+    let all = e.connect_string();
+    let c = connect(&all, Duration::from_secs(10)).await;
+    c.create("/w", b"", &open()).await.expect("create /w");
+    let mut acked = BTreeSet::new();
+    let write = async |n: usize, acked: &mut BTreeSet<String>| {
+        for _ in 0..n {
+            let p = format!("/w/k-{:06}", acked.len());
+            c.create(&p, b"x", &open()).await.expect("create");
+            acked.insert(p);
+        }
+    };
+    write(50, &mut acked).await;
+    let leader = e.leader(Duration::from_secs(10));
+    let down = (1..=3).find(|i| *i != leader).expect("a follower");
+    e.kill9(down);
+    write(400, &mut acked).await;
+    // The leader trims within a few rounds (flush every second, trim every 200 ms).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    e.restart(down);
+    let log = e.log_tail(down, 400);
+    assert!(
+        log.contains("needs a checkpoint") && log.contains("checkpoint in place"),
+        "node {down} should have come back from a checkpoint:\n{log}"
+    );
+    let alone = connect(
+        &format!("127.0.0.1:{}", e.member(down).client_port),
+        Duration::from_secs(10),
+    )
+    .await;
+    alone.sync("/w").await.expect("sync");
+    let children: BTreeSet<String> = alone
+        .list_children("/w")
+        .await
+        .expect("children")
+        .into_iter()
+        .map(|n| format!("/w/{n}"))
+        .collect();
+    assert_eq!(children, acked, "node {down} has every acknowledged write");
+    let digests = e.settled_digests(Duration::from_secs(20));
+    assert!(
+        digests
+            .windows(2)
+            .all(|w| w[0].1 == w[1].1 && w[0].2 == w[1].2),
+        "replicas disagree: {digests:?}"
+    );
+}

@@ -116,6 +116,14 @@ pub struct Config {
     /// `zoolog.ensembleName` (default `zoolog`): nodes of differently named ensembles refuse
     /// each other on the quorum port.
     pub ensemble_name: String,
+    /// `zoolog.ensemble.retainEntries` (default 1,000,000): in an ensemble the log is trimmed
+    /// below every replica's durable position, but never keeps more than this many entries
+    /// below the leader's for a replica that does not answer: one down longer is rebuilt from a
+    /// peer's checkpoint when it comes back.
+    pub retain_entries: u64,
+    /// `zoolog.log.trimIntervalMs` (default 10000): how often the log is trimmed below what
+    /// the store (in an ensemble: every replica) has durably applied.
+    pub trim_interval_ms: u64,
     /// `reconfigEnabled` (default false).
     pub reconfig_enabled: bool,
     /// `globalOutstandingLimit`: requests in flight across connections before connections with
@@ -176,6 +184,8 @@ impl Default for Config {
             init_limit: 10,
             sync_limit: 5,
             ensemble_name: "zoolog".to_string(),
+            retain_entries: 1_000_000,
+            trim_interval_ms: 10_000,
             reconfig_enabled: false,
             global_outstanding_limit: 1000,
             max_cnxns: 0,
@@ -562,6 +572,18 @@ impl Config {
                 }
                 "znode.container.maxNeverUsedIntervalMs" => {
                     c.container_max_never_used_interval_ms = parse_num(file, line, key, value)?
+                }
+                "zoolog.ensemble.retainEntries" => {
+                    c.retain_entries = parse_num(file, line, key, value)?;
+                    if c.retain_entries == 0 {
+                        return Err(bad(file, line, key, value, "must be positive"));
+                    }
+                }
+                "zoolog.log.trimIntervalMs" => {
+                    c.trim_interval_ms = parse_num(file, line, key, value)?;
+                    if !(10..=86_400_000).contains(&c.trim_interval_ms) {
+                        return Err(bad(file, line, key, value, "must be 10 to 86400000"));
+                    }
                 }
                 "zoolog.batch.maxEntries" => {
                     c.batch_max_entries = parse_num(file, line, key, value)?;

@@ -23,7 +23,7 @@ use crate::engine::stack::Stack;
 use crate::log::raft::factory::{RaftLoglets, register};
 use crate::log::raft::{RaftLoglet, RaftLogletOptions, RaftLogletSpec};
 use crate::log::{
-    LogError, LogMetaStore, LogletConfig, LogletRegistry, MetaStore, Pos, VirtualLog,
+    LogError, LogMetaStore, Loglet, LogletConfig, LogletRegistry, MetaStore, Pos, VirtualLog,
 };
 
 /// What a node is in its ensemble, as ZooKeeper's tools name it.
@@ -272,31 +272,42 @@ pub fn holds_any(vlog: &VirtualLog, me: u64) -> bool {
         .any(|s| RaftLogletSpec::parse(&s.config).is_ok_and(|spec| spec.holds(me)))
 }
 
-/// For a store at `cursor`: if the segment of the log holding `cursor` has no copy on node
-/// `me` (it joined later, or a segment it held was trimmed away), the position a checkpoint
-/// must be at or above (the start of the first later segment it holds) and the peers to ask
-/// (that segment's servers). `None`: the log can be replayed from `cursor` (or nothing later
-/// is held: a removed node waits).
-pub fn checkpoint_needed(vlog: &VirtualLog, cursor: Pos, me: u64) -> Option<(Pos, Vec<u64>)> {
+/// For a store at `cursor`: if the log from `cursor` on cannot be read on node `me` (the
+/// segment holding it has no copy here, as on a node that joined later, or it was trimmed while
+/// the node was down), the position a checkpoint must be at or above and the peers to ask.
+/// `None`: the log can be replayed from `cursor` (or no later segment is held: a removed node
+/// waits).
+pub async fn checkpoint_needed(vlog: &VirtualLog, cursor: Pos, me: u64) -> Option<(Pos, Vec<u64>)> {
     let (_, chain) = vlog.chain();
     let specs: Vec<(Pos, RaftLogletSpec)> = chain
         .segments
         .iter()
         .filter_map(|s| RaftLogletSpec::parse(&s.config).ok().map(|p| (s.start, p)))
         .collect();
-    let at = specs.iter().rposition(|(start, _)| *start <= cursor)?;
-    if specs[at].1.holds(me) {
-        return None;
-    }
-    let (start, spec) = specs[at + 1..].iter().find(|(_, s)| s.holds(me))?;
-    let peers = spec
-        .members
+    let others = |spec: &RaftLogletSpec| -> Vec<u64> {
+        spec.members
+            .iter()
+            .chain(&spec.observers)
+            .copied()
+            .filter(|p| *p != me)
+            .collect()
+    };
+    let at = specs
         .iter()
-        .chain(&spec.observers)
-        .copied()
-        .filter(|p| *p != me)
-        .collect();
-    Some((*start, peers))
+        .rposition(|(start, _)| *start <= cursor)
+        .unwrap_or(0);
+    let (_, here) = specs.get(at)?;
+    if !here.holds(me) {
+        let (start, spec) = specs[at + 1..].iter().find(|(_, s)| s.holds(me))?;
+        return Some((*start, others(spec)));
+    }
+    match vlog.read(cursor, cursor + 1).await {
+        Err(LogError::Trimmed { trim_point, .. }) => {
+            let (_, active) = specs.last()?;
+            Some((trim_point, others(active)))
+        }
+        _ => None,
+    }
 }
 
 impl EnsembleNode {

@@ -54,6 +54,7 @@ pub mod sessions;
 pub mod stats;
 mod tree;
 mod view;
+pub mod view_tracking;
 pub mod watches;
 
 #[cfg(test)]

@@ -44,6 +44,7 @@ use super::read::{CleanupKind, ZkReader};
 use super::session_id;
 use super::sessions::SessionTracker;
 use super::stats::ServerStats;
+use super::view_tracking::{self, ViewTracker};
 use super::watches::ConnId;
 
 /// The store partition of the ZooKeeper tree.
@@ -208,7 +209,7 @@ impl ZkService {
         // reconfiguration, or lost its store) starts from a peer's checkpoint.
         if let Some(e) = &ensemble
             && let Some((min, peers)) =
-                ensemble::checkpoint_needed(&vlog, store.applied_cursor(), e.me)
+                ensemble::checkpoint_needed(&vlog, store.applied_cursor(), e.me).await
         {
             info!(
                 cursor = store.applied_cursor(),
@@ -323,11 +324,11 @@ impl ZkService {
                 svc.stack.base().applied(),
                 svc.config.data_dir.join("checkpoints"),
             );
+            view_tracking::serve(&e.cluster, svc.stack.base().durable());
             jobs.push(tokio::spawn(quorum_loop(Arc::downgrade(&svc))));
             jobs.push(tokio::spawn(membership_loop(Arc::downgrade(&svc))));
+            jobs.push(tokio::spawn(ensemble_trim_loop(Arc::downgrade(&svc))));
         } else {
-            // In an ensemble the log may only be trimmed below every replica's position, which
-            // no engine tracks yet: it is kept whole.
             jobs.push(tokio::spawn(trim_loop(Arc::downgrade(&svc))));
         }
         if let Ok(mut j) = svc.jobs.lock() {
@@ -714,9 +715,46 @@ async fn membership_loop(svc: std::sync::Weak<ZkService>) {
     }
 }
 
+/// In an ensemble, the leader of the active segment trims the shared log below every replica's
+/// durable position (within the retention bound; see [`view_tracking`]).
+async fn ensemble_trim_loop(svc: std::sync::Weak<ZkService>) {
+    let mut tracker = ViewTracker::default();
+    let every = match svc.upgrade() {
+        Some(s) => Duration::from_millis(s.config.trim_interval_ms),
+        None => return,
+    };
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let Some(svc) = svc.upgrade() else { return };
+        let Some(e) = svc.ensemble.as_ref() else {
+            return;
+        };
+        if svc.mode() != Mode::Leader {
+            continue;
+        }
+        let roles = e.roles();
+        let replicas = roles
+            .participants
+            .union(&roles.observers)
+            .copied()
+            .collect();
+        let mine = *svc.stack.base().durable().borrow();
+        let to = tracker
+            .trim_point(&e.cluster, e.me, mine, &replicas, svc.config.retain_entries)
+            .await;
+        svc.stack.top().set_trim_prefix(to);
+    }
+}
+
 /// Lets the base engine trim the log below what the store has durably flushed.
 async fn trim_loop(svc: std::sync::Weak<ZkService>) {
-    let mut interval = tokio::time::interval(Duration::from_secs(10));
+    let every = match svc.upgrade() {
+        Some(s) => Duration::from_millis(s.config.trim_interval_ms),
+        None => return,
+    };
+    let mut interval = tokio::time::interval(every);
     loop {
         interval.tick().await;
         let Some(svc) = svc.upgrade() else { return };

@@ -263,7 +263,10 @@ impl RaftDb {
             if n > 0 {
                 batch.delete(key(b'p', start));
             }
-            base = Some((e.log_id.index, start + n));
+            // A base installed from a snapshot may be past these entries: keep the later one.
+            if base.is_none_or(|(b, _)| e.log_id.index > b) {
+                base = Some((e.log_id.index, start + n));
+            }
             batch.delete(&k);
         }
         if let Some(b) = base {
