@@ -9,7 +9,7 @@ TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 # `make run ARGS="serve --config zoo.cfg"` runs with a config; the default is the embedded one.
 ARGS ?= serve
 
-.PHONY: run test setup build fmt-check clippy unit fixtures bench-codec bench-apply bench bench-smoke
+.PHONY: run test setup build fmt-check clippy unit fixtures bench-codec bench-apply bench bench-smoke nemesis
 
 setup:
 	@bash scripts/setup.sh
@@ -64,3 +64,14 @@ bench-smoke: setup
 	$(CARGO) build --bin zoolog
 	$(CARGO) build -p zoolog-bench
 	$(TARGET_DIR)/debug/zoolog-bench smoke --zoolog $(TARGET_DIR)/debug/zoolog
+
+# Fault injection and history checking (nemesis/README.md): every nemesis on a 3-node and then a
+# 5-node zoolog ensemble, each node in its own network namespace (about 10 minutes); prints a
+# summary line per check and writes history.json + timeline.html under target/nemesis/. Exits
+# non-zero on any anomaly. The Apache ZooKeeper baseline: make nemesis NEMESIS_ARGS="--target zookeeper".
+# Later options win: NEMESIS_ARGS="--nodes 3 --time-limit 60 --nemesis kill,partition".
+NEMESIS_ARGS ?=
+nemesis: setup
+	$(CARGO) build --bin zoolog
+	$(CARGO) build -p zoolog-nemesis
+	$(TARGET_DIR)/debug/zoolog-nemesis run --zoolog $(TARGET_DIR)/debug/zoolog --nodes 3,5 --time-limit 270 --nemesis all $(NEMESIS_ARGS)

@@ -7,6 +7,10 @@ need_apt=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
 dpkg -s zookeeper >/dev/null 2>&1 || need_apt+=(zookeeper)
 dpkg -s zookeeper-bin >/dev/null 2>&1 || need_apt+=(zookeeper-bin)
+# nemesis/: network namespaces and partitions (ip, iptables), clock skew (libfaketime).
+dpkg -s iproute2 >/dev/null 2>&1 || need_apt+=(iproute2)
+dpkg -s iptables >/dev/null 2>&1 || need_apt+=(iptables)
+dpkg -s faketime >/dev/null 2>&1 || need_apt+=(faketime)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"

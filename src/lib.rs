@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod log;
+pub mod planted;
 pub mod server;
 pub mod store;
 pub mod zk;

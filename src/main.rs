@@ -171,6 +171,9 @@ async fn serve(config: Config) -> Result<(), String> {
     if let Some(addr) = server.local_addr() {
         // Harnesses that start zoolog on port 0 read the real address from this line.
         println!("zoolog: serving on {addr}");
+        if zoolog::planted::stale_sync() {
+            println!("zoolog: PLANTED FAULT stale-sync (debug build, ZOOLOG_PLANTED_FAULT)");
+        }
     }
     let stopper = server.stopper();
     let ctl_svc = svc.clone();

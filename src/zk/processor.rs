@@ -568,7 +568,13 @@ impl Processor {
             Request::Sync(s) => {
                 let svc = self.svc.clone();
                 let fut = async move {
-                    let reply = match svc.stack().sync().await {
+                    // The nemesis harness's planted fault (debug builds only): answer at once.
+                    let synced = if crate::planted::stale_sync() {
+                        Ok(svc.snapshot())
+                    } else {
+                        svc.stack().sync().await
+                    };
+                    let reply = match synced {
                         Ok(_) => {
                             let zxid = svc.last_zxid();
                             reply_frame(
