@@ -61,10 +61,11 @@ pub async fn execute(cmd: &str, svc: &ZkService) -> String {
     match words.next() {
         Some("status") => status(svc),
         Some("digest") => {
+            // Position and digest of the same snapshot: commits go on while the digest runs.
             let snap = svc.snapshot();
-            match snap.digest() {
-                Ok(d) => format!("applied: {}\ndigest: {d}\n", svc.applied_cursor()),
-                Err(e) => format!("error: {e}\n"),
+            match (snap.cursor(), snap.digest()) {
+                (Ok(at), Ok(d)) => format!("applied: {at}\ndigest: {d}\n"),
+                (Err(e), _) | (_, Err(e)) => format!("error: {e}\n"),
             }
         }
         Some("reconfigure") if svc.ensemble().is_some() => {
