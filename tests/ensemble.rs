@@ -49,6 +49,22 @@ async fn writer(
     }
 }
 
+/// The paths under `/w` as node `id` alone has them, after a sync.
+async fn synced_children(e: &Ensemble, id: u64) -> BTreeSet<String> {
+    let c = connect(
+        &format!("127.0.0.1:{}", e.member(id).client_port),
+        Duration::from_secs(10),
+    )
+    .await;
+    c.sync("/w").await.expect("sync");
+    c.list_children("/w")
+        .await
+        .expect("children")
+        .into_iter()
+        .map(|n| format!("/w/{n}"))
+        .collect()
+}
+
 fn count(acked: &Mutex<Vec<String>>) -> usize {
     acked.lock().unwrap().len()
 }
@@ -108,19 +124,7 @@ async fn every_role_killed_under_writes_loses_no_acknowledged_write() {
 
     // Every acknowledged write is on every replica, read from that replica alone after a sync.
     for m in &e.members {
-        let c = connect(
-            &format!("127.0.0.1:{}", m.client_port),
-            Duration::from_secs(10),
-        )
-        .await;
-        c.sync("/w").await.expect("sync");
-        let children: BTreeSet<String> = c
-            .list_children("/w")
-            .await
-            .expect("children")
-            .into_iter()
-            .map(|n| format!("/w/{n}"))
-            .collect();
+        let children = synced_children(&e, m.id).await;
         let missing: Vec<&String> = acked.difference(&children).collect();
         assert!(
             missing.is_empty(),
@@ -324,19 +328,7 @@ async fn a_replica_down_past_the_retention_comes_back_from_a_checkpoint() {
         log.contains("needs a checkpoint") && log.contains("checkpoint in place"),
         "node {down} should have come back from a checkpoint:\n{log}"
     );
-    let alone = connect(
-        &format!("127.0.0.1:{}", e.member(down).client_port),
-        Duration::from_secs(10),
-    )
-    .await;
-    alone.sync("/w").await.expect("sync");
-    let children: BTreeSet<String> = alone
-        .list_children("/w")
-        .await
-        .expect("children")
-        .into_iter()
-        .map(|n| format!("/w/{n}"))
-        .collect();
+    let children = synced_children(&e, down).await;
     assert_eq!(children, acked, "node {down} has every acknowledged write");
     let digests = e.settled_digests(Duration::from_secs(20));
     assert!(
