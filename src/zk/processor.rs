@@ -554,15 +554,10 @@ impl Processor {
             | Request::CloseSession => {
                 self.on_write(xid, ZkOp::Request(req), started)?;
             }
+            // What the precheck rejects is still an error transaction that consumes a zxid, as
+            // ZooKeeper's PrepRequestProcessor makes of it.
             Request::Reconfig(r) => match self.svc.reconfig_precheck(&r) {
-                Some(code) => {
-                    let zxid = self.svc.last_zxid();
-                    self.push_ready(
-                        vec![reply_frame(xid, zxid, code, &Response::Empty)],
-                        false,
-                        started,
-                    );
-                }
+                Some(code) => self.on_write(xid, ZkOp::Rejected { err: code.as_i32() }, started)?,
                 None => self.on_write(xid, ZkOp::Request(Request::Reconfig(r)), started)?,
             },
             Request::Sync(s) => {
