@@ -205,10 +205,24 @@ public class JavaSuite {
     static void barrier(ZooKeeper zk) throws Exception {
         // sync first: in an ensemble, zk's server may not have applied yet a write another
         // session's server acknowledged; the exists answer comes after the sync's
+        seen(zk);
         CountDownLatch l = new CountDownLatch(1);
-        zk.sync("/", (rc, path, ctx) -> { }, null);
         zk.exists("/", false, (rc, path, ctx, stat) -> l.countDown(), null);
         if (!l.await(WAIT_MS, TimeUnit.MILLISECONDS)) throw new Mismatch("barrier: no reply within " + WAIT_MS + "ms");
+    }
+
+    /**
+     * sync: what other sessions wrote before now is visible to zk. Reads of another session's
+     * writes come after one: the client picks a random server of the connection string, and in an
+     * ensemble that server may not have applied yet a write another server acknowledged
+     * (ZooKeeper promises it only after a sync, or on the same server).
+     */
+    static void seen(ZooKeeper zk) throws Exception {
+        CountDownLatch l = new CountDownLatch(1);
+        int[] rc = {0};
+        zk.sync("/", (code, path, ctx) -> { rc[0] = code; l.countDown(); }, null);
+        if (!l.await(WAIT_MS, TimeUnit.MILLISECONDS)) throw new Mismatch("sync: no reply within " + WAIT_MS + "ms");
+        if (rc[0] != 0) throw KeeperException.create(Code.get(rc[0]), "/");
     }
 
     static void events(ZooKeeper zk, Rec r, String what, String... want) throws Exception {
@@ -444,10 +458,12 @@ public class JavaSuite {
         eq("setData Stat == exists Stat", s1, a.exists(r + "/n", false));
         Stat s2 = a.setData(r + "/n", null, -1);
         stat("setData null", s2, 2, 0, 0, 0, 0, 0);
+        seen(b);
         eq("null reads back", b.getData(r + "/n", false, null), null);
         a.create(r + "/n/1", null, OPEN, CreateMode.PERSISTENT);
         a.create(r + "/n/2", null, OPEN, CreateMode.PERSISTENT);
         a.create(r + "/n/2/x", null, OPEN, CreateMode.PERSISTENT);
+        seen(b);
         eq("getChildren", sorted(b.getChildren(r + "/n", false)), list("1", "2"));
         Stat cs = new Stat();
         eq("getChildren2", sorted(b.getChildren(r + "/n", false, cs)), list("1", "2"));
@@ -457,6 +473,7 @@ public class JavaSuite {
         eq("getAllChildrenNumber leaf", b.getAllChildrenNumber(r + "/n/1"), 0);
         a.delete(r + "/n/2/x", -1);
         a.delete(r + "/n/2", 0);
+        seen(b);
         Stat after = b.exists(r + "/n", false);
         stat("parent after delete", after, 2, 3, 0, 0, 0, 1);
         isTrue("pzxid advanced by the delete", after.getPzxid() > cs.getPzxid());
@@ -491,6 +508,7 @@ public class JavaSuite {
         a.create(r + "/s", d("secret"), bobAll, CreateMode.PERSISTENT);
         Rec cw = new Rec("bob");
         ZooKeeperAdmin c = connect(server, mainTimeout, cw);
+        seen(c);
         code("getData NOAUTH", Code.NOAUTH, () -> c.getData(r + "/s", false, null));
         code("setData NOAUTH", Code.NOAUTH, () -> c.setData(r + "/s", null, -1));
         code("create child NOAUTH", Code.NOAUTH, () -> c.create(r + "/s/k", null, OPEN, CreateMode.PERSISTENT));
@@ -503,6 +521,7 @@ public class JavaSuite {
         eq("getACL with ADMIN", c.getACL(r + "/s", new Stat()), bobAll);
         Stat st = c.setACL(r + "/s", bobAllWorldRead, 0);
         eq("setACL aversion", st.getAversion(), 1);
+        seen(b);
         eq("getACL without ADMIN masks digests", b.getACL(r + "/s", new Stat()),
                 Arrays.asList(new ACL(ZooDefs.Perms.ALL, new Id("digest", "bob:x")), new ACL(ZooDefs.Perms.READ, ZooDefs.Ids.ANYONE_ID_UNSAFE)));
         eq("CREATOR_ALL_ACL with auth", c.create(r + "/mine", null, ZooDefs.Ids.CREATOR_ALL_ACL, CreateMode.PERSISTENT), r + "/mine");
@@ -514,6 +533,7 @@ public class JavaSuite {
         // ip scheme
         a.create(r + "/ip", null, Collections.singletonList(new ACL(ZooDefs.Perms.ALL, new Id("ip", "127.0.0.1"))), CreateMode.PERSISTENT);
         a.create(r + "/ip10", null, Collections.singletonList(new ACL(ZooDefs.Perms.ALL, new Id("ip", "10.0.0.0/8"))), CreateMode.PERSISTENT);
+        seen(b);
         eq("ip:127.0.0.1 matches", b.getData(r + "/ip", false, null), null);
         code("ip:10.0.0.0/8 does not match", Code.NOAUTH, () -> b.getData(r + "/ip10", false, null));
         // super
@@ -523,9 +543,11 @@ public class JavaSuite {
             su.addAuthInfo("digest", d(superAuth));
             String user = superAuth.split(":", 2)[0];
             eq("whoAmI as super", infos(su.whoAmI()), list("digest:" + user, "ip:127.0.0.1", "super:"));
+            seen(su);
             eq("super reads anything", new String(su.getData(r + "/mine", false, null) == null ? new byte[0] : su.getData(r + "/mine", false, null), StandardCharsets.UTF_8), "");
             eq("super getACL is not masked", su.getACL(r + "/s", new Stat()), bobAllWorldRead);
             su.setACL(r + "/ip10", OPEN, -1);
+            seen(b);
             eq("after super's setACL", b.getData(r + "/ip10", false, null), null);
         }
         // an unknown auth scheme: AUTHFAILED, the client goes to AuthFailed
@@ -633,6 +655,7 @@ public class JavaSuite {
         String r = node("rw");
         a.create(r + "/n", null, OPEN, CreateMode.PERSISTENT);
         Rec dw = new Rec("data");
+        seen(b);
         Rec cw = new Rec("child");
         b.getData(r + "/n", dw, null);
         b.getChildren(r + "/n", cw);
@@ -705,6 +728,7 @@ public class JavaSuite {
         eq("transaction", tx.commit().size(), 2);
         // multiRead: per-op results, errors per op, no exception
         a.create(r + "/secret", d("s"), Collections.singletonList(new ACL(ZooDefs.Perms.WRITE, ZooDefs.Ids.ANYONE_ID_UNSAFE)), CreateMode.PERSISTENT);
+        seen(b);
         List<OpResult> rr = b.multi(Arrays.asList(Op.getData(r + "/c1"), Op.getChildren(r + "/tx"), Op.getData(r + "/nope"), Op.getChildren(r + "/secret")));
         List<String> shapes = new ArrayList<>();
         for (OpResult x : rr) {
@@ -728,6 +752,7 @@ public class JavaSuite {
         eq("getEphemerals(prefix)", c.getEphemerals(r + "/sub"), list(r + "/sub/e3"));
         eq("getEphemerals of another session", b.getEphemerals(r), list());
         Rec w = new Rec("obs");
+        seen(b);
         b.getChildren(r, w);
         b.exists(r + "/e1", w);
         b.getData(r + "/sub/e3", w, null);
@@ -756,6 +781,7 @@ public class JavaSuite {
         long sid = c.getSessionId();
         c.addAuthInfo("digest", d("bob:secret"));
         a.create(r + "/bob", d("b"), Collections.singletonList(new ACL(ZooDefs.Perms.ALL, new Id("digest", DigestAuthenticationProvider.generateDigest("bob:secret")))), CreateMode.PERSISTENT);
+        seen(c);
         c.create(r + "/eph", null, OPEN, CreateMode.EPHEMERAL);
         Rec w = new Rec("watches");
         c.getData(r + "/d", w, null);
@@ -835,6 +861,7 @@ public class JavaSuite {
         eq("the real session is unaffected", dz.exists(r + "/e", false).getEphemeralOwner(), sid);
         // closing the resumed session; the first client object then finds it gone
         Rec ow = new Rec("obs");
+        seen(b);
         b.exists(r + "/e", ow);
         dz.close();
         events(b, ow, "close of the resumed session", ev(EventType.NodeDeleted, r + "/e"));
@@ -850,6 +877,7 @@ public class JavaSuite {
         long esid = e.getSessionId();
         byte[] epw = e.getSessionPasswd();
         e.create(r + "/e2", null, OPEN, CreateMode.EPHEMERAL);
+        seen(b);
         b.exists(r + "/e2", ow);
         b.getChildren(r, ow);
         long t0 = System.currentTimeMillis();
@@ -871,12 +899,14 @@ public class JavaSuite {
         a.create(r + "/c", null, OPEN, CreateMode.CONTAINER);
         a.create(r + "/c/k", null, OPEN, CreateMode.PERSISTENT);
         Rec w = new Rec("reap");
+        seen(b);
         b.exists(r + "/c", w);
         a.delete(r + "/c/k", -1);
         w.waitEvents(1, bound, "container reaped");
         events(b, w, "the emptied container is deleted", ev(EventType.NodeDeleted, r + "/c"));
         if (noTtl) return;
         a.create(r + "/t", null, OPEN, CreateMode.PERSISTENT_WITH_TTL, new Stat(), 300);
+        seen(b);
         b.exists(r + "/t", w);
         w.waitEvents(1, 300 + bound, "TTL node reaped");
         events(b, w, "the TTL node is deleted", ev(EventType.NodeDeleted, r + "/t"));

@@ -130,9 +130,19 @@ class Cli:
         self.proc.stdin.flush()
 
     def cmd(self, line):
-        """Runs one command; returns (output lines except events, events) up to a sync barrier."""
+        """Runs one command; returns (output lines except events, events) up to a sync barrier.
+
+        A sync goes first: the command then sees every write acknowledged before it, whichever
+        server wrote it (in an ensemble the client's server may not have applied yet a write
+        another server acknowledged; ZooKeeper promises it only after a sync)."""
+        self.marker += 1
+        pre = "/fresh-%d" % self.marker
+        self.send("sync " + pre)
         self.send(line)
-        return self.barrier("after %r" % line)
+        out, events = self.barrier("after %r" % line)
+        mine = ("[%s]: rc = 0" % pre, "\tname = " + pre)
+        self.last_seg = [l for l in self.last_seg if l not in mine]
+        return [l for l in out if l not in mine], events
 
     def barrier(self, what="barrier"):
         self.marker += 1
@@ -243,6 +253,11 @@ class Helper:
     def __init__(self, hosts):
         self.zk = KazooClient(hosts=hosts, timeout=4.0)
         self.zk.start(timeout=WAIT)
+        # Every read of the helper syncs first: it checks what the C client wrote, maybe
+        # through another server of the ensemble.
+        for name in ("get", "get_children", "exists", "get_acls"):
+            read = getattr(self.zk, name)
+            setattr(self.zk, name, lambda *a, _read=read, **kw: (self.zk.sync("/"), _read(*a, **kw))[1])
         self.events = []
         self.lock = threading.Lock()
 

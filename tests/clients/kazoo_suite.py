@@ -393,9 +393,40 @@ class Session:
             return orig(data, offset)
 
         conn._read_watch_event = record
+        self._stick_to_first_host(conn)
         suite.sessions.append(self)
         if start:
             self.start()
+
+    def _stick_to_first_host(self, conn):
+        """Every connection attempt starts from the first server of the list.
+
+        kazoo goes on to the next server when a connection drops (a scenario that closes one
+        on purpose, say), so a session would end up on another server than the scenario's other
+        sessions, whose writes that server may not have applied yet (ZooKeeper promises a
+        session other sessions' writes only after a sync, or on the same server). The rest of
+        the list is still there to fail over to."""
+        connects = [0]
+        orig_connect = conn._connect
+
+        def counted(*args):
+            out = orig_connect(*args)
+            connects[0] += 1
+            return out
+
+        def loop(retry):
+            for host, hostip, port in conn._expand_client_hosts():
+                if self.zk._stopped.is_set():
+                    return kconn.STOP_CONNECTING
+                before = connects[0]
+                if conn._connect_attempt(host, hostip, port, retry) is kconn.STOP_CONNECTING:
+                    return kconn.STOP_CONNECTING
+                if connects[0] != before:
+                    break  # it was connected, and the connection dropped: start over
+            raise kconn.ForceRetryError("Reconnecting")
+
+        conn._connect = counted
+        conn._connect_loop = loop
 
     def _on_state(self, state):
         with self.lock:

@@ -200,11 +200,19 @@ impl Ctx {
 /// `sync` first: in an ensemble, `c`'s server may not have applied yet a write another session's
 /// server acknowledged.
 async fn barrier(c: &zk::Client) -> Check {
-    c.sync("/").await.map_err(|e| format!("barrier: {e}"))?;
+    seen(c).await?;
     c.check_stat("/")
         .await
         .map(|_| ())
         .map_err(|e| format!("barrier: {e}"))
+}
+
+/// `sync`: what other sessions wrote before now is visible to `c`. Reads of another session's
+/// writes come after one: in an ensemble `c`'s server may not have applied yet a write another
+/// server acknowledged (ZooKeeper promises it only after a sync, or on the same server, and the
+/// crate picks a random server of the connection string for each client).
+async fn seen(c: &zk::Client) -> Check {
+    c.sync("/").await.map_err(|e| format!("sync: {e}"))
 }
 
 /// The one event a one-shot watcher holds after a barrier, or None.
@@ -710,6 +718,7 @@ async fn data_and_children(t: &Ctx) -> Check {
         "mzxid advanced, czxid kept",
         s1.mzxid > s0.mzxid && s1.czxid == s0.czxid
     );
+    seen(b).await?;
     let (data, st) = b.get_data(&n).await.map_err(|e| e.to_string())?;
     check_eq!(t, "getData", (data, st), (b"v11".to_vec(), s1));
     let s2 = a.set_data(&n, b"", None).await.map_err(|e| e.to_string())?;
@@ -719,6 +728,7 @@ async fn data_and_children(t: &Ctx) -> Check {
             .await
             .map_err(|e| e.to_string())?;
     }
+    seen(b).await?;
     let mut kids = b.list_children(&n).await.map_err(|e| e.to_string())?;
     kids.sort();
     check_eq!(
@@ -750,6 +760,7 @@ async fn data_and_children(t: &Ctx) -> Check {
     a.delete(&format!("{n}/2"), Some(0))
         .await
         .map_err(|e| e.to_string())?;
+    seen(b).await?;
     let after = b
         .check_stat(&n)
         .await
@@ -958,6 +969,7 @@ async fn acls(t: &Ctx) -> Check {
     .await
     .map_err(|e| e.to_string())?;
     let c = t.connect(&t.cfg.server, t.main_timeout).await?;
+    seen(&c).await?;
     check_eq!(
         t,
         "getData without auth",
@@ -1024,6 +1036,7 @@ async fn acls(t: &Ctx) -> Check {
         c.get_acl(&s).await.map_err(|e| e.to_string())?.0,
         bob_world_read.to_vec()
     );
+    seen(&t.b).await?;
     check_eq!(
         t,
         "getACL without ADMIN masks digests",
@@ -1065,6 +1078,7 @@ async fn acls(t: &Ctx) -> Check {
     )
     .await
     .map_err(|e| e.to_string())?;
+    seen(&t.b).await?;
     check_eq!(
         t,
         "ip:127.0.0.1 matches",
@@ -1079,6 +1093,7 @@ async fn acls(t: &Ctx) -> Check {
     );
     if let Some(sup) = &t.cfg.super_auth {
         let su = t.connect(&t.cfg.server, t.main_timeout).await?;
+        seen(&su).await?;
         su.auth("digest", sup.as_bytes())
             .await
             .map_err(|e| e.to_string())?;
@@ -1100,6 +1115,7 @@ async fn acls(t: &Ctx) -> Check {
         su.set_acl(&format!("{r}/ip10"), &Acls::anyone_all(), None)
             .await
             .map_err(|e| e.to_string())?;
+        seen(&t.b).await?;
         check_eq!(
             t,
             "after super's setACL",
@@ -1228,6 +1244,7 @@ async fn watches(t: &Ctx) -> Check {
     a.create(&p("m"), b"", &open())
         .await
         .map_err(|e| e.to_string())?;
+    seen(b).await?;
     let (_, _, w) = b
         .get_and_watch_data(&p("m"))
         .await
@@ -1402,6 +1419,7 @@ async fn sessions(t: &Ctx) -> Check {
         vec![format!("{r}/e")]
     );
     // closing (dropping every clone) deletes the ephemerals
+    seen(b).await?;
     let (_, w) = b
         .check_and_watch_stat(&format!("{r}/e"))
         .await
@@ -1426,6 +1444,7 @@ async fn sessions(t: &Ctx) -> Check {
         .await
         .map_err(|e| e.to_string())?;
     let info = e.session().clone();
+    seen(b).await?;
     let (_, w) = b
         .check_and_watch_stat(&format!("{r}/e2"))
         .await
@@ -1569,6 +1588,7 @@ async fn containers_and_ttl(t: &Ctx) -> Check {
     a.create(&format!("{r}/c/k"), b"", &open())
         .await
         .map_err(|e| e.to_string())?;
+    seen(b).await?;
     let (_, w) = b
         .check_and_watch_stat(&format!("{r}/c"))
         .await
@@ -1589,6 +1609,7 @@ async fn containers_and_ttl(t: &Ctx) -> Check {
         a.create(&format!("{r}/t"), b"", &ttl)
             .await
             .map_err(|e| e.to_string())?;
+        seen(b).await?;
         let (_, w) = b
             .check_and_watch_stat(&format!("{r}/t"))
             .await
