@@ -9,7 +9,7 @@ TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 # `make run ARGS="serve --config zoo.cfg"` runs with a config; the default is the embedded one.
 ARGS ?= serve
 
-.PHONY: run test setup build fmt-check clippy unit fixtures bench-codec bench-apply bench bench-smoke nemesis
+.PHONY: run test setup build fmt-check clippy unit fixtures bench-codec bench-apply bench bench-ensemble bench-smoke nemesis
 
 setup:
 	@bash scripts/setup.sh
@@ -56,6 +56,16 @@ bench: setup
 	$(CARGO) build --release --bin zoolog
 	$(CARGO) build --release -p zoolog-bench
 	$(TARGET_DIR)/release/zoolog-bench run --zoolog $(TARGET_DIR)/release/zoolog $(BENCH_ARGS)
+
+# The ensemble mode (bench/README.md "Ensembles"): a 3-node Apache ZooKeeper ensemble against a
+# 3-node zoolog ensemble, the loader's sessions spread over the nodes, fsync on; then the leader
+# killed under writers, then 1M znodes: a follower restarted and a fourth node joining. About 15
+# minutes. Options: make bench-ensemble BENCH_ARGS="--recovery-znodes 0 --workloads setData".
+bench-ensemble: setup
+	@bash bench/setup.sh
+	$(CARGO) build --release --bin zoolog
+	$(CARGO) build --release -p zoolog-bench
+	$(TARGET_DIR)/release/zoolog-bench ensemble --zoolog $(TARGET_DIR)/release/zoolog --json bench/results/ensemble.json $(BENCH_ARGS)
 
 # The benchmark with tiny counts against both servers (about 20 s): checks that every request got
 # a correct reply, never the speed. Part of `make test`.

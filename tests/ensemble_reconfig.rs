@@ -162,6 +162,10 @@ async fn grow_one_to_three_then_shrink_to_two_under_writes() {
     }
     let (config, _) = admin.get_config().await.expect("get_config");
     assert_eq!(servers_in(&config), vec![1, 2, 3]);
+    // `conf` shows the membership as applied, though node 1's file lists only itself.
+    let conf = four_letter_word(e.member(1).client_addr(), "conf").expect("conf");
+    let shown = conf.split_once("membership: \n").map_or("", |(_, m)| m);
+    assert_eq!(servers_in(shown.as_bytes()), vec![1, 2, 3], "{conf}");
     let modes: Vec<String> = (1..=3).filter_map(|id| e.mode(id)).collect();
     assert_eq!(
         modes.iter().filter(|m| *m == "leader").count(),

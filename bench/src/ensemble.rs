@@ -3,14 +3,16 @@
 //! ports, fsync on for both. Per workload: throughput and latency, the sessions split evenly
 //! over the nodes and measured in one window. Then the leader is killed (SIGKILL) under
 //! sequential writers, one per node plus one more: the write outage is the longest gap between
-//! two acknowledged writes of any writer.
+//! two acknowledged writes of any writer. Last, with `recovery_znodes` znodes loaded: a follower
+//! killed and restarted, timed to serving again, and (zoolog) a fourth node added by `reconfig`,
+//! timed from its start to serving with the whole tree copied from a peer's checkpoint.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use zoolog_jute::{ByteString, CreateMode, CreateRequest, Request};
+use zoolog_jute::{ByteString, CreateMode, CreateRequest, ReconfigRequest, Request};
 
 use crate::client::{Conn, four_letter_word};
 use crate::load;
@@ -28,7 +30,13 @@ pub struct EnsembleCfg {
     pub params: LoadParams,
     /// Seconds of writes around the leader's kill (0: skip).
     pub kill_seconds: f64,
+    /// Znodes loaded before the restart and join measurements (0: skip them).
+    pub recovery_znodes: usize,
 }
+
+/// Every member's extra settings: `reconfig` allowed, as the join measurement needs (the same
+/// for both servers; `skipACL` is what lets the loader's session reconfigure).
+const MEMBER_EXTRA: &str = "reconfigEnabled=true\nskipACL=yes\n";
 
 /// One table row.
 #[derive(Debug, Serialize)]
@@ -51,10 +59,25 @@ pub struct Outage {
     pub outage_ms: f64,
 }
 
+/// The loaded-ensemble figures of one server.
+#[derive(Debug, Serialize)]
+pub struct Recovery {
+    pub server: &'static str,
+    pub znodes: usize,
+    /// Seconds the load took (creates in multis of 100).
+    pub load_s: f64,
+    /// A follower killed with SIGKILL: seconds from its restart to serving the last znode.
+    pub restart_s: f64,
+    /// A new node added by `reconfig`: seconds from its start to serving the last znode (not
+    /// measured for ZooKeeper, whose joiner needs a dynamic config file of its own).
+    pub join_s: Option<f64>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Results {
     pub rows: Vec<Row>,
     pub outages: Vec<Outage>,
+    pub recoveries: Vec<Recovery>,
 }
 
 struct Member {
@@ -66,6 +89,9 @@ struct Member {
 struct Cluster {
     kind: Kind,
     members: Vec<Member>,
+    /// The `server.N` lines every member was configured with.
+    servers: String,
+    root: PathBuf,
 }
 
 impl Cluster {
@@ -110,6 +136,7 @@ async fn start(cfg: &EnsembleCfg, kind: Kind) -> Result<Cluster, String> {
             id,
             ports[3 * i],
             &servers,
+            MEMBER_EXTRA,
         )
         .map_err(|e| e.to_string())?;
         let run = spawn(&cfg.launcher, &dir).map_err(|e| e.to_string())?;
@@ -126,7 +153,12 @@ async fn start(cfg: &EnsembleCfg, kind: Kind) -> Result<Cluster, String> {
                 .map_err(|e| format!("{} node {}: {e}", kind.label(), m.id))?;
         }
     }
-    let c = Cluster { kind, members };
+    let c = Cluster {
+        kind,
+        members,
+        servers,
+        root,
+    };
     leader(&c, Duration::from_secs(60)).await?;
     Ok(c)
 }
@@ -305,10 +337,158 @@ async fn outage(c: &mut Cluster, seconds: f64) -> Result<Outage, String> {
     })
 }
 
+/// Loads `cfg.recovery_znodes` znodes, restarts a follower, and (zoolog) adds a node.
+fn recovery(
+    cfg: &EnsembleCfg,
+    rt: &tokio::runtime::Runtime,
+    c: &mut Cluster,
+) -> Result<Recovery, String> {
+    // Spawned from the main thread (the children die with the thread that spawned them).
+    let mut down = Vec::new();
+    for (i, m) in c.members.iter().enumerate() {
+        if m.run.is_none() {
+            down.push(i);
+        }
+    }
+    for i in down {
+        let r = spawn(&cfg.launcher, &c.members[i].dir).map_err(|e| e.to_string())?;
+        c.members[i].run = Some(r);
+    }
+    for m in &mut c.members {
+        if let Some(r) = m.run.as_mut() {
+            rt.block_on(r.wait_serving(Duration::from_secs(120), None))
+                .map_err(|e| format!("{} node {}: {e}", c.kind.label(), m.id))?;
+        }
+    }
+    let label = c.kind.label();
+    let addrs = c.addrs();
+    let levels = load::tree("/zb-recovery", cfg.recovery_znodes);
+    let znodes: usize = levels.iter().map(|l| l.len()).sum();
+    let last = levels
+        .last()
+        .and_then(|l| l.last())
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "/zb-recovery".into());
+    let value = workload::value_of(100);
+    eprintln!("  {label}: loading {znodes} znodes");
+    let t0 = Instant::now();
+    rt.block_on(load::create_tree(
+        addrs[0],
+        &levels,
+        &value,
+        Duration::from_secs(10),
+    ))
+    .map_err(|e| format!("{label}: load: {e}"))?;
+    let load_s = t0.elapsed().as_secs_f64();
+    eprintln!("  {label}: loaded in {load_s:.1}s");
+    // Every node has the last znode before one is restarted.
+    for m in &mut c.members {
+        if let Some(r) = m.run.as_mut() {
+            rt.block_on(r.wait_serving(Duration::from_secs(120), Some((&last, 100))))
+                .map_err(|e| format!("{label} node {}: {e}", m.id))?;
+        }
+    }
+    let lead = rt.block_on(leader(c, Duration::from_secs(30)))?;
+    let f = (lead + 1) % c.members.len();
+    if let Some(mut r) = c.members[f].run.take() {
+        r.stop(Duration::ZERO);
+    }
+    let mut r = spawn(&cfg.launcher, &c.members[f].dir).map_err(|e| e.to_string())?;
+    let restart = rt
+        .block_on(r.wait_serving(Duration::from_secs(300), Some((&last, 100))))
+        .map_err(|e| format!("{label} restart: {e}"))?;
+    c.members[f].run = Some(r);
+    eprintln!(
+        "  {label}: follower (node {}) restarted, serving in {:.2}s",
+        c.members[f].id,
+        restart.as_secs_f64()
+    );
+    let join_s = match c.kind {
+        Kind::ZooKeeper => None,
+        Kind::Zoolog => Some(join(cfg, rt, c, &last)?),
+    };
+    Ok(Recovery {
+        server: label,
+        znodes,
+        load_s,
+        restart_s: restart.as_secs_f64(),
+        join_s,
+    })
+}
+
+/// Starts one more node and adds it with `reconfig`; seconds from its start to serving `last`.
+fn join(
+    cfg: &EnsembleCfg,
+    rt: &tokio::runtime::Runtime,
+    c: &mut Cluster,
+    last: &str,
+) -> Result<f64, String> {
+    let label = c.kind.label();
+    let id = c.members.len() as u64 + 1;
+    let ports = distinct_ports(3)?;
+    let line = format!(
+        "server.{id}=127.0.0.1:{}:{};127.0.0.1:{}",
+        ports[1], ports[2], ports[0]
+    );
+    let servers = format!("{}{line}\n", c.servers);
+    let dir = ServerDir::create_member(
+        c.kind,
+        c.root.join(format!("n{id}")),
+        id,
+        ports[0],
+        &servers,
+        MEMBER_EXTRA,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut r = spawn(&cfg.launcher, &dir).map_err(|e| e.to_string())?;
+    let addr = c.addrs()[0];
+    let took = rt.block_on(async {
+        let mut conn = Conn::connect(addr, 10_000)
+            .await
+            .map_err(|e| format!("{label}: connect: {e}"))?;
+        let req = Request::Reconfig(ReconfigRequest {
+            joining_servers: Some(ByteString::from(line.clone())),
+            leaving_servers: None,
+            new_members: None,
+            cur_config_id: -1,
+        });
+        // The new node has to be reachable for a quorum of the new voters to be: retry while
+        // the server says NEWCONFIGNOQUORUM (-13).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let rep = conn
+                .call(&req)
+                .await
+                .map_err(|e| format!("{label}: reconfig: {e}"))?;
+            match rep.err() {
+                0 => break,
+                -13 if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                e => return Err(format!("{label}: reconfig: error {e}")),
+            }
+        }
+        r.wait_serving(Duration::from_secs(300), Some((last, 100)))
+            .await
+            .map_err(|e| format!("{label} join: {e}"))
+    })?;
+    eprintln!(
+        "  {label}: node {id} joined, serving in {:.2}s",
+        took.as_secs_f64()
+    );
+    c.members.push(Member {
+        id,
+        dir,
+        run: Some(r),
+    });
+    Ok(took.as_secs_f64())
+}
+
 /// Runs everything and prints the table.
 pub fn run(cfg: &EnsembleCfg, rt: &tokio::runtime::Runtime) -> Result<Results, String> {
     let mut rows = Vec::new();
     let mut outages = Vec::new();
+    let mut recoveries = Vec::new();
     for &kind in &cfg.servers {
         eprintln!("{}: starting a {}-node ensemble", kind.label(), cfg.nodes);
         let mut c = rt.block_on(start(cfg, kind))?;
@@ -338,17 +518,24 @@ pub fn run(cfg: &EnsembleCfg, rt: &tokio::runtime::Runtime) -> Result<Results, S
             eprintln!("  {}: write outage {:.0} ms", kind.label(), o.outage_ms);
             outages.push(o);
         }
+        if cfg.recovery_znodes > 0 {
+            recoveries.push(recovery(cfg, rt, &mut c)?);
+        }
         for m in &mut c.members {
             if let Some(mut r) = m.run.take() {
                 r.stop(Duration::from_secs(10));
             }
         }
     }
-    print_table(&rows, &outages);
-    Ok(Results { rows, outages })
+    print_table(&rows, &outages, &recoveries);
+    Ok(Results {
+        rows,
+        outages,
+        recoveries,
+    })
 }
 
-fn print_table(rows: &[Row], outages: &[Outage]) {
+fn print_table(rows: &[Row], outages: &[Outage], recoveries: &[Recovery]) {
     println!("| workload | ZooKeeper | zoolog | ratio | p99 ZooKeeper | p99 zoolog |");
     println!("|---|---|---|---|---|---|");
     let mut names: Vec<&str> = Vec::new();
@@ -383,6 +570,16 @@ fn print_table(rows: &[Row], outages: &[Outage]) {
         println!(
             "| leader kill -9: write outage | {} | {:.0} ms ({} writes) |",
             o.server, o.outage_ms, o.writes
+        );
+    }
+    for r in recoveries {
+        println!(
+            "| {} znodes (loaded in {:.0} s) | {} | follower restart to serving {:.2} s | join by checkpoint {} |",
+            r.znodes,
+            r.load_s,
+            r.server,
+            r.restart_s,
+            r.join_s.map_or("-".to_string(), |s| format!("{s:.2} s"))
         );
     }
 }

@@ -161,6 +161,53 @@ pub fn tree(root: &str, total: usize) -> Vec<Vec<ByteString>> {
     levels
 }
 
+/// Creates the levels of [`tree`] on `addr` in order (the leaves in multis of 100 creates, 8
+/// sessions × 16 in flight), printing progress on stderr every `every`.
+pub async fn create_tree(
+    addr: SocketAddr,
+    levels: &[Vec<ByteString>],
+    value: &Bytes,
+    every: std::time::Duration,
+) -> io::Result<()> {
+    let progress = Arc::new(AtomicU64::new(0));
+    let t0 = std::time::Instant::now();
+    let ticker = {
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let n = progress.load(Ordering::Relaxed);
+                eprintln!(
+                    "      … {n} znodes ({:.0}/s)",
+                    n as f64 / t0.elapsed().as_secs_f64()
+                );
+            }
+        })
+    };
+    let mut res = Ok(());
+    for (i, level) in levels.iter().enumerate() {
+        let batch = if i + 1 == levels.len() { 100 } else { 1 };
+        res = create_level(
+            addr,
+            level,
+            value,
+            8,
+            16,
+            batch,
+            false,
+            Some(progress.clone()),
+        )
+        .await;
+        if res.is_err() {
+            break;
+        }
+    }
+    ticker.abort();
+    res
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

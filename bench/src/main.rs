@@ -72,6 +72,9 @@ struct EnsembleArgs {
     /// Seconds of sequential writes around the leader's kill -9 (0 skips it).
     #[arg(long, default_value_t = 9.0)]
     kill_seconds: f64,
+    /// Znodes loaded before a follower is restarted and a node joins (0 skips both).
+    #[arg(long, default_value_t = 1_000_000)]
+    recovery_znodes: usize,
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -534,6 +537,7 @@ fn cmd_ensemble(a: EnsembleArgs) -> Result<(), String> {
         workloads: select(workload::standard(a.scale.scale()), &a.workloads)?,
         params: params(&a.load, false),
         kill_seconds: a.kill_seconds,
+        recovery_znodes: a.recovery_znodes,
     };
     let rt = runtime();
     let results = ensemble::run(&cfg, &rt)?;

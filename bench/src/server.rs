@@ -138,6 +138,7 @@ impl ServerDir {
         id: u64,
         port: u16,
         servers: &str,
+        extra: &str,
     ) -> io::Result<ServerDir> {
         let data = dir.join("data");
         fs::create_dir_all(&data)?;
@@ -150,6 +151,7 @@ impl ServerDir {
              maxClientCnxns=0\n\
              4lw.commands.whitelist=*\n\
              admin.enableServer=false\n\
+             {extra}\
              {servers}",
             data.display()
         );

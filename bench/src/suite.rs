@@ -2,8 +2,6 @@
 //! memory and restart benchmark; results as structured records for the report.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -342,46 +340,13 @@ fn memory_steps(
         .map(|p| p.to_string())
         .unwrap_or_else(|| "/mem".into());
     let value = workload::value_of(cfg.memory_value_size);
-    let progress = Arc::new(AtomicU64::new(0));
     let t0 = Instant::now();
-    rt.block_on(async {
-        let ticker = {
-            let progress = progress.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(5));
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    say(format!(
-                        "      … {} znodes ({:.0}/s)",
-                        progress.load(Ordering::Relaxed),
-                        progress.load(Ordering::Relaxed) as f64 / t0.elapsed().as_secs_f64()
-                    ));
-                }
-            })
-        };
-        let mut res = Ok(());
-        for (i, level) in levels.iter().enumerate() {
-            let leaves = i + 1 == levels.len();
-            let batch = if leaves { 100 } else { 1 };
-            res = load::create_level(
-                srv.addr,
-                level,
-                &value,
-                8,
-                16,
-                batch,
-                false,
-                Some(progress.clone()),
-            )
-            .await;
-            if res.is_err() {
-                break;
-            }
-        }
-        ticker.abort();
-        res
-    })
+    rt.block_on(load::create_tree(
+        srv.addr,
+        &levels,
+        &value,
+        Duration::from_secs(5),
+    ))
     .map_err(|e| format!("load: {e}"))?;
     m.znodes = count;
     m.load_s = t0.elapsed().as_secs_f64();

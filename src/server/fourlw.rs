@@ -191,8 +191,13 @@ pub fn run(
                         let _ = writeln!(out, "quorumPort={}", a.quorum_port);
                     }
                     let _ = writeln!(out, "peerType={}", u8::from(e.is_observer()));
+                    // The membership as applied (a reconfig changes it; the file does not).
                     out.push_str("membership: \n");
-                    out.push_str(&e.membership_text());
+                    let snap = svc.snapshot();
+                    match svc.reader(&snap).config_data() {
+                        Ok(Some(data)) => out.push_str(&String::from_utf8_lossy(&data)),
+                        _ => out.push_str(&e.membership_text()),
+                    }
                     out.push('\n');
                 }
             }

@@ -725,6 +725,14 @@ async fn add_observers(inner: Arc<Inner>) {
 /// follower starts its election when it loses its leader's connection. Members wait a little,
 /// longer the higher their id, so that usually one stands and wins. A partition, where nothing
 /// breaks, still waits for the timeout.
+///
+/// One round is not enough: a member that still holds the dead leader's lease (openraft keeps
+/// it for the longest election timeout after the last heartbeat) refuses every vote, and two
+/// members that both stood in the same term refuse each other. A member stops holding the lease
+/// once it stands itself, so each member stands again, in a higher term, every
+/// [`REELECT_STEP`] until some leader is known: the second round of the first member finds the
+/// others free to vote for it. Bounded by the election timeout, after which openraft's own
+/// timer takes over.
 async fn elect_on_leader_loss(inner: Arc<Inner>) {
     let mut lost = inner.cluster.liveness().subscribe_lost();
     loop {
@@ -745,9 +753,22 @@ async fn elect_on_leader_loss(inner: Arc<Inner>) {
             .iter()
             .position(|m| *m == inner.me)
             .unwrap_or(0) as u64;
-        tokio::time::sleep(Duration::from_millis(10 + 40 * rank)).await;
-        let still = inner.raft.metrics().borrow().current_leader == Some(peer);
-        if still && !inner.cluster.connected(peer) {
+        let started = tokio::time::Instant::now();
+        let mut wait = Duration::from_millis(10 + 40 * rank);
+        loop {
+            tokio::select! {
+                _ = inner.stop.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            wait = REELECT_STEP;
+            let leader = inner.raft.metrics().borrow().current_leader;
+            let leaderless = leader.is_none() || leader == Some(peer);
+            if !leaderless
+                || inner.cluster.connected(peer)
+                || started.elapsed() > inner.opts.election_timeout.0
+            {
+                break;
+            }
             info!(group = %inner.spec.group, leader = peer, "lost the leader's connection; standing for election");
             if inner.raft.trigger().elect().await.is_err() {
                 return;
@@ -755,6 +776,9 @@ async fn elect_on_leader_loss(inner: Arc<Inner>) {
         }
     }
 }
+
+/// How often a member that lost its leader's connection stands again while no leader is known.
+const REELECT_STEP: Duration = Duration::from_millis(60);
 
 /// Drops raft entries below the trim point on this replica once the trim moved: snapshot, then
 /// purge (openraft purges only what a snapshot covers).
