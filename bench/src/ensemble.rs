@@ -363,12 +363,7 @@ fn recovery(
     let label = c.kind.label();
     let addrs = c.addrs();
     let levels = load::tree("/zb-recovery", cfg.recovery_znodes);
-    let znodes: usize = levels.iter().map(|l| l.len()).sum();
-    let last = levels
-        .last()
-        .and_then(|l| l.last())
-        .map(|p| p.to_string())
-        .unwrap_or_else(|| "/zb-recovery".into());
+    let (znodes, last) = load::tree_summary("/zb-recovery", &levels);
     let value = workload::value_of(100);
     eprintln!("  {label}: loading {znodes} znodes");
     let t0 = Instant::now();

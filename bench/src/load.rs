@@ -161,6 +161,16 @@ pub fn tree(root: &str, total: usize) -> Vec<Vec<ByteString>> {
     levels
 }
 
+/// How many znodes the levels of [`tree`] hold, and the path of the last one created.
+pub fn tree_summary(root: &str, levels: &[Vec<ByteString>]) -> (usize, String) {
+    let count = levels.iter().map(|l| l.len()).sum();
+    let last = levels
+        .last()
+        .and_then(|l| l.last())
+        .map_or_else(|| root.to_string(), |p| p.to_string());
+    (count, last)
+}
+
 /// Creates the levels of [`tree`] on `addr` in order (the leaves in multis of 100 creates, 8
 /// sessions × 16 in flight), printing progress on stderr every `every`.
 pub async fn create_tree(

@@ -333,12 +333,7 @@ fn memory_steps(
     rt.block_on(srv.wait_serving(cfg.start_timeout, None))
         .map_err(|e| e.to_string())?;
     let levels = load::tree("/mem", cfg.memory_znodes);
-    let count: usize = levels.iter().map(|l| l.len()).sum();
-    let last = levels
-        .last()
-        .and_then(|l| l.last())
-        .map(|p| p.to_string())
-        .unwrap_or_else(|| "/mem".into());
+    let (count, last) = load::tree_summary("/mem", &levels);
     let value = workload::value_of(cfg.memory_value_size);
     let t0 = Instant::now();
     rt.block_on(load::create_tree(
